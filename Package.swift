@@ -1,0 +1,48 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// Native libraries come from Debian packages (see scripts/setup.sh):
+// libopenblas-dev, libzstd-dev, libopenmpi-dev and zlib1g-dev.
+let releaseSpeed: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "KVCacheFactory",
+    products: [
+        .executable(name: "kvfactory", targets: ["KVFactoryCLI"]),
+    ],
+    targets: [
+        // System libraries and the C shim for MPI macros that Swift cannot import.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas"),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c"),
+        .target(name: "MPIShim", dependencies: ["CMPI"], path: "Sources/MPIShim"),
+
+        // Tensor kernels: BLAS wrappers, SIMD loops, half-precision conversion, threading.
+        .target(name: "TensorKernels", dependencies: ["CBLAS"], swiftSettings: releaseSpeed),
+        // Model file formats: GGUF reading and dequantization.
+        .target(name: "ModelFormats", dependencies: ["TensorKernels"], swiftSettings: releaseSpeed),
+        // Tokenizers built from GGUF metadata.
+        .target(name: "Tokenization", dependencies: ["ModelFormats"], swiftSettings: releaseSpeed),
+        // Jinja chat-template rendering.
+        .target(name: "ChatTemplates", swiftSettings: releaseSpeed),
+        // KV cache and compression policies; knows nothing about model files.
+        .target(name: "KVPolicies", dependencies: ["TensorKernels"], swiftSettings: releaseSpeed),
+        // Llama-family transformer forward pass, generation and sampling.
+        .target(name: "Modeling",
+                dependencies: ["TensorKernels", "ModelFormats", "Tokenization", "ChatTemplates", "KVPolicies"],
+                swiftSettings: releaseSpeed),
+        // The kvfactory command-line tool.
+        .executableTarget(name: "KVFactoryCLI",
+                          dependencies: ["Modeling", "ModelFormats", "Tokenization", "ChatTemplates", "KVPolicies",
+                                         "MPIShim", "CZstd", "CZlib"],
+                          swiftSettings: releaseSpeed),
+
+        .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats"]),
+        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
+        .testTarget(name: "KVPoliciesTests", dependencies: ["KVPolicies"]),
+        .testTarget(name: "ModelingTests", dependencies: ["Modeling", "ModelFormats", "Tokenization", "ChatTemplates"]),
+    ]
+)
