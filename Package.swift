@@ -27,7 +27,7 @@ let package = Package(
         // Jinja chat-template rendering.
         .target(name: "ChatTemplates", swiftSettings: releaseSpeed),
         // KV cache and compression policies; knows nothing about model files.
-        .target(name: "KVPolicies", dependencies: ["TensorKernels"], swiftSettings: releaseSpeed),
+        .target(name: "KVPolicies", dependencies: ["TensorKernels", "CBLAS"], swiftSettings: releaseSpeed),
         // Llama-family transformer forward pass, generation and sampling.
         .target(name: "Modeling",
                 dependencies: ["TensorKernels", "ModelFormats", "Tokenization", "ChatTemplates", "KVPolicies"],
