@@ -8,7 +8,8 @@ a seed is skipped when any selection boundary is closer than 1e-5 relative, so f
 select the same tokens.
 
 Usage: /tmp/goldenv/bin/python scripts/golden/make_policy_fixtures.py [output.json]
-Default output: Tests/Fixtures/policies/selections.json
+Default output: Tests/Fixtures/policies/selections.json, plus probe_seed0.safetensors beside it (the
+seed-0 inputs as the Python safetensors package writes them).
 """
 
 import json
@@ -288,6 +289,14 @@ def main():
                   handle, separators=(",", ":"))
         handle.write("\n")
     print("wrote %d cases over %d tensor sets to %s" % (len(fixtures), len(tensors), output))
+
+    # The seed-0 tensors once more, written by the reference safetensors package, for the Swift reader's test.
+    from safetensors.numpy import save_file
+    q, k, v = make_tensors(0)
+    probe = os.path.join(os.path.dirname(output), "probe_seed0.safetensors")
+    save_file({"q": q[None].astype(np.float32), "k": k[None].astype(np.float32), "v": v[None].astype(np.float32)},
+              probe, metadata={"generator": "make_policy_fixtures.py", "seed": "0"})
+    print("wrote %s" % probe)
 
 
 if __name__ == "__main__":
