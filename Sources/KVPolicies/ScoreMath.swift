@@ -146,47 +146,57 @@ enum ScoreMath {
         for index in 0..<count { row[index] *= scale }
     }
 
+    /// Adds the softmax of `logits[0..<count]` to `target[0..<count]`; the logits are overwritten.
+    static func accumulateSoftmax(_ logits: UnsafeMutablePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) {
+        if count == 0 { return }
+        var maximum = -Float.infinity
+        for index in 0..<count where logits[index] > maximum { maximum = logits[index] }
+        if maximum == -.infinity { return }
+        let scale = 1 / exponentiateShifted(logits, count: count, shift: maximum)
+        for index in 0..<count { target[index] += logits[index] * scale }
+    }
+
     /// Replaces each x by exp(x - shift) and returns the sum, accumulated in 8 lanes and then across lanes.
     @inline(__always)
     static func exponentiateShifted(_ row: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+        // A branch-free loop that the compiler vectorizes; the sum runs separately in a fixed lane order.
+        for index in 0..<count { row[index] = exp(row[index] - shift) }
         var lanes = SIMD8<Float>(repeating: 0)
-        let shiftVector = SIMD8<Float>(repeating: shift)
+        let raw = UnsafeRawPointer(row)
         var index = 0
-        let raw = UnsafeMutableRawPointer(row)
         while index + 8 <= count {
-            let x = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self) - shiftVector
-            let y = exp8(x)
-            raw.storeBytes(of: y, toByteOffset: index * 4, as: SIMD8<Float>.self)
-            lanes += y
+            lanes += raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
             index += 8
         }
-        var tail = SIMD8<Float>(repeating: -.infinity)
-        let remainder = count - index
-        for lane in 0..<remainder { tail[lane] = row[index + lane] - shift }
-        let tailResult = exp8(tail)
-        for lane in 0..<remainder { row[index + lane] = tailResult[lane] }
-        lanes += tailResult
-        return lanes.sum()
+        var sum = lanes.sum()
+        while index < count {
+            sum += row[index]
+            index += 1
+        }
+        return sum
     }
 
-    /// exp for 8 lanes: Cody-Waite range reduction to r in [-ln2/2, ln2/2] and a degree-6 polynomial
-    /// (the Cephes expf coefficients); relative error about 2e-7. Inputs below -87.3 give 0.
+    /// exp(x) by Cody-Waite range reduction to r in [-ln2/2, ln2/2] and a degree-6 polynomial (the Cephes expf
+    /// coefficients); relative error about 2e-7. Inputs below -87.3, including -inf, give 0, and NaN gives about
+    /// 1e-38 rather than trapping.
     @inline(__always)
-    static func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
-        let x = input.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-        let n = (x * 1.442_695_04 + 0.5).rounded(.down)
+    static func exp(_ input: Float) -> Float {
+        // Written without calls or branches so that the loops around it vectorize with baseline SSE2.
+        let x = input >= -87.3 ? min(input, 88.3) : -87.3
+        // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer without a floor instruction.
+        let magic: Float = 12_582_912
+        let n = (x * 1.442_695_04 + magic) - magic
         var r = x - n * 0.693_359_375
         r = r + n * 2.121_944_4e-4
         let r2 = r * r
-        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        var p: Float = 1.987_569_15e-4
         p = p * r + 1.398_199_95e-3
         p = p * r + 8.333_451_9e-3
         p = p * r + 4.166_579_6e-2
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_1e-1
         let y = p * r2 + r + 1
-        let exponent = SIMD8<Int32>(n, rounding: .towardZero) &+ 127
-        let scale = unsafeBitCast(exponent &<< 23, to: SIMD8<Float>.self)
-        return (y * scale).replacing(with: 0, where: input .< -87.3)
+        let scale = Float(bitPattern: UInt32(bitPattern: Int32(n) &+ 127) &<< 23)
+        return input < -87.3 ? 0 : y * scale
     }
 }

@@ -49,42 +49,38 @@ struct AccumulatedAttentionScorer: TokenScorer {
     static let blockRows = 128
 
     /// Per query head, the causal softmax weights on each of the n prompt keys summed over all n queries.
-    /// Each key's sum adds the query rows in ascending order.
+    /// Each key's sum adds the query rows in ascending order. The logits come from BLAS, which parallelizes them.
     static func columnSums(_ state: PrefillLayerState) -> [[Float]] {
         let n = state.promptLength
         let headDim = state.headDim
         let stride = state.queryHeads * headDim
         let scale = 1 / Float(headDim).squareRoot()
         let cache = state.cache
+        let queries = state.queries
+        let keysPerHead = (0..<state.queryHeads).map { cache.heads[cache.storedHead(forQueryHead: $0)].keys }
+
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: max(1, state.queryHeads * n))
+        sums.initialize(repeating: 0, count: state.queryHeads * n)
+        defer { sums.deallocate() }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, blockRows * n))
         defer { scratch.deallocate() }
-
-        var result: [[Float]] = []
-        result.reserveCapacity(state.queryHeads)
         for queryHead in 0..<state.queryHeads {
-            let keys = cache.heads[cache.storedHead(forQueryHead: queryHead)].keys
-            var sums = [Float](repeating: 0, count: n)
-            sums.withUnsafeMutableBufferPointer { target in
-                var blockStart = 0
-                while blockStart < n {
-                    let blockEnd = min(n, blockStart + blockRows)
-                    let rows = blockEnd - blockStart
-                    // Row i of the block sees keys 0...blockStart+i, so the block needs keys 0..<blockEnd.
-                    ScoreMath.multiplyTransposed(m: rows, n: blockEnd, k: headDim, alpha: scale,
-                                                 a: state.queries + blockStart * stride + queryHead * headDim, lda: stride,
-                                                 b: keys, ldb: headDim, c: scratch, ldc: blockEnd)
-                    for row in 0..<rows {
-                        let visible = blockStart + row + 1
-                        let weights = scratch + row * blockEnd
-                        ScoreMath.softmaxInPlace(weights, count: visible)
-                        for column in 0..<visible { target[column] += weights[column] }
-                    }
-                    blockStart = blockEnd
+            let target = sums + queryHead * n
+            var blockStart = 0
+            while blockStart < n {
+                let blockEnd = min(n, blockStart + blockRows)
+                let rows = blockEnd - blockStart
+                // Row i of the block sees keys 0...blockStart+i, so the block needs keys 0..<blockEnd.
+                ScoreMath.multiplyTransposed(m: rows, n: blockEnd, k: headDim, alpha: scale,
+                                             a: queries + blockStart * stride + queryHead * headDim, lda: stride,
+                                             b: keysPerHead[queryHead], ldb: headDim, c: scratch, ldc: blockEnd)
+                for row in 0..<rows {
+                    ScoreMath.accumulateSoftmax(scratch + row * blockEnd, count: blockStart + row + 1, into: target)
                 }
+                blockStart = blockEnd
             }
-            result.append(sums)
         }
-        return result
+        return (0..<state.queryHeads).map { Array(UnsafeBufferPointer(start: sums + $0 * n, count: n)) }
     }
 }
 
