@@ -20,7 +20,7 @@ struct PyramidAllocator: BudgetAllocator {
 
 /// PyramidKV's per-layer schedule, as KVCache-Factory computes it.
 public enum PyramidSchedule {
-    /// Which of the reference's three branches a prompt length falls in.
+    /// The reference's three branches, chosen by prompt length.
     public enum Branch: Equatable {
         /// n < B: the layer is not compressed.
         case uncompressed
@@ -52,7 +52,7 @@ public enum PyramidSchedule {
     }
 
     /// Python's floor division.
-    public static func floorDivide(_ numerator: Int, _ denominator: Int) -> Int {
+    static func floorDivide(_ numerator: Int, _ denominator: Int) -> Int {
         let quotient = numerator / denominator
         return (numerator % denominator != 0 && (numerator < 0) != (denominator < 0)) ? quotient - 1 : quotient
     }

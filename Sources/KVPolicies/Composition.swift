@@ -1,9 +1,9 @@
-/// A compression method is a composition of four parts, run per layer at the end of prefill:
-/// a scorer rates the candidate tokens of each stored head, a budget allocator decides how many candidates each
-/// stored head keeps, a selector picks them (top-k plus the recent window), and optional transforms change the
-/// kept entries (merging, channel pruning) or the values before the prefill attention (CAM).
+/// A compression method is a composition of four parts, run per layer at the end of prefill. A scorer rates the
+/// candidate tokens of each stored head, and a budget allocator decides how many candidates each stored head keeps.
+/// A selector picks them (top-k plus the recent window). Optional transforms change the kept entries (merging,
+/// channel pruning) or the values before the prefill attention (CAM).
 
-/// What one compression step knows about the layer it compresses.
+/// The inputs of one compression step: the layer, its prompt and its budget.
 struct CompressionContext {
     let layer: Int
     let layerCount: Int

@@ -91,7 +91,7 @@ final class CompressionPolicy: CachePolicy {
         }
         let n = state.promptLength
         for (index, head) in cache.heads.enumerated() where head.count != n {
-            throw PolicyError.cacheMismatch(layer: state.layer, detail: "stored head \(index) holds \(head.count) entries but the prompt has \(n) tokens; compression at prefill needs the cache to hold exactly the prompt")
+            throw PolicyError.cacheMismatch(layer: state.layer, detail: "stored head \(index) contains \(head.count) entries but the prompt has \(n) tokens; compression at prefill needs a cache that contains exactly the prompt")
         }
 
         let budget = options.budget(forPromptLength: n)

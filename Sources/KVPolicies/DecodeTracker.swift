@@ -1,5 +1,5 @@
 /// Decode-time eviction for one layer (`--compress_during_decode`). Every `--decode_compress_interval` steps, a stored
-/// head above its target drops back to it, so between evictions a head holds at most target + interval - 1 entries.
+/// head above its target drops back to it, so between evictions a head contains at most target + interval - 1 entries.
 /// The target is what the head kept at prefill, or B when the prompt was shorter than the budget.
 final class DecodeTracker {
     let rule: DecodeRule

@@ -108,11 +108,11 @@ public struct HeadScoreTable: Equatable, Sendable {
         for element in numbers {
             // JSONSerialization yields NSNumber for numbers and also for true/false (type code "c"), rejected here.
             guard let number = element as? NSNumber, String(cString: number.objCType) != "c" else {
-                throw PolicyError.malformedHeadScores(path: path, detail: "entry \"\(key)\" holds \(element), which is not a number")
+                throw PolicyError.malformedHeadScores(path: path, detail: "entry \"\(key)\" contains \(element), which is not a number")
             }
             let score = number.doubleValue
             guard score.isFinite, score >= 0 else {
-                throw PolicyError.malformedHeadScores(path: path, detail: "entry \"\(key)\" holds the score \(score); scores must be finite and non-negative")
+                throw PolicyError.malformedHeadScores(path: path, detail: "entry \"\(key)\" contains the score \(score), but scores must be finite and non-negative")
             }
             sum += score
         }

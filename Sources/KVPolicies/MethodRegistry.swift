@@ -1,4 +1,4 @@
-/// How a method keeps the cache at the budget during decode (`--compress_during_decode`).
+/// A method's rule for keeping the cache at the budget during decode (`--compress_during_decode`).
 enum DecodeRule: Equatable {
     /// H2O: every decode step's attention weights add to each entry's accumulated score.
     case accumulatedAttention
@@ -15,7 +15,7 @@ struct MethodSpec {
     let supportsMerge: Bool
     let supportsKVHead: Bool
     let decodeRule: DecodeRule?
-    /// Why `--compress_during_decode` is rejected, for methods without a decode rule.
+    /// The reason `--compress_during_decode` is rejected, for methods without a decode rule.
     let decodeRejection: String
     let recentWindow: RecentWindowRule
     let usesObservationWindow: Bool
@@ -106,7 +106,7 @@ public enum MethodRegistry {
         spec(named: method)?.referenceSpelling ?? method
     }
 
-    /// The method's composition in words, or nil for an unknown name.
+    /// Returns the method's composition in words, or nil for an unknown name.
     public static func compositionDescription(_ method: String) -> String? {
         spec(named: method)?.composition
     }

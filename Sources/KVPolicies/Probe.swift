@@ -9,7 +9,7 @@ public struct ProbeTensor: Equatable, Sendable {
     }
 }
 
-/// What a method keeps of one layer.
+/// The entries a method keeps of one layer.
 public struct ProbeResult: Equatable, Sendable {
     public let granularity: CacheGranularity
     /// Budget B for this prompt.
@@ -98,9 +98,10 @@ private func probeShape(_ tensor: ProbeTensor, name: String) throws -> (Int, Int
     guard shape.count == 4, shape[0] == 1, shape[1] > 0, shape[2] > 0, shape[3] > 0 else {
         throw PolicyError.invalidProbeTensor(name: name, detail: "shape \(shape) is not [1, heads, tokens, head_dim] with positive sizes")
     }
-    let (product, overflow) = shape[1].multipliedReportingOverflow(by: shape[2] * shape[3])
-    guard !overflow, product == tensor.values.count else {
-        throw PolicyError.invalidProbeTensor(name: name, detail: "shape \(shape) needs \(product) values but \(tensor.values.count) were given")
+    let (inner, innerOverflow) = shape[2].multipliedReportingOverflow(by: shape[3])
+    let (product, overflow) = shape[1].multipliedReportingOverflow(by: inner)
+    guard !innerOverflow, !overflow, product == tensor.values.count else {
+        throw PolicyError.invalidProbeTensor(name: name, detail: "shape \(shape) does not match the \(tensor.values.count) values given")
     }
     return (shape[1], shape[2], shape[3])
 }

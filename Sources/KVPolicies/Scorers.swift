@@ -70,7 +70,7 @@ struct AccumulatedAttentionScorer: TokenScorer {
             while blockStart < n {
                 let blockEnd = min(n, blockStart + blockRows)
                 let rows = blockEnd - blockStart
-                // Row i of the block sees keys 0...blockStart+i, so the block needs keys 0..<blockEnd.
+                // Row i of the block attends to keys 0...blockStart+i, so the block needs keys 0..<blockEnd.
                 ScoreMath.multiplyTransposed(m: rows, n: blockEnd, k: headDim, alpha: scale,
                                              a: queries + blockStart * stride + queryHead * headDim, lda: stride,
                                              b: keysPerHead[queryHead], ldb: headDim, c: scratch, ldc: blockEnd)

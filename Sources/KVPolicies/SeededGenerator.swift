@@ -17,7 +17,7 @@ struct SeededGenerator: RandomNumberGenerator {
         return Self.finalize(state)
     }
 
-    /// A uniform draw in [0, 1) with 53 random bits.
+    /// Returns a uniform draw in [0, 1) with 53 random bits.
     mutating func nextUnit() -> Double {
         Double(next() >> 11) * 0x1.0p-53
     }

@@ -104,7 +104,7 @@ struct MergeTransform: CacheTransform {
     }
 }
 
-/// CAM's value merging, run before the prefill attention so that its output sees the merged values, as in the
+/// CAM's value merging, run before the prefill attention so that its output uses the merged values, as in the
 /// reference. With a = the window attention averaged over the w window queries, s = ceil(0.1 n) and r = w, each
 /// token c from s to n - r - 1 is merged with probability p = a[c] / max(a[0..<s] ∪ a[c..<c+r]); when merged,
 /// V[c] / r is added to each of the next r rows, in increasing c so earlier merges propagate.
@@ -175,7 +175,7 @@ struct CAMValueMerge: CacheTransform {
 }
 
 /// ThinK's query-driven key-channel pruning, after SnapKV selection. Channel c of a head scores
-/// mean(q_c^2 over the last 32 queries) * mean(k_c^2 over the kept keys); the int(d * ratio) lowest channels are
+/// mean(q_c^2 over the last 32 queries) * mean(k_c^2 over the kept keys). The int(d * ratio) lowest channels are
 /// zeroed in every kept key except the `recentSize` most recent ones. Zeroed channels give the same logits as the
 /// reference's split attention over pruned and full-width keys, and the cache counts their bytes as removed.
 struct ChannelPruning: CacheTransform {

@@ -42,7 +42,7 @@ struct WindowAttention {
         }
     }
 
-    /// The last `window` prompt queries of a prefill state.
+    /// Computes the weights of the last `window` prompt queries of a prefill state.
     static func prefillWindow(_ state: PrefillLayerState, window: Int) -> WindowAttention {
         let stride = state.queryHeads * state.headDim
         let first = state.promptLength - window

@@ -116,7 +116,7 @@ public final class SafetensorsFile {
             throw SafetensorsError.invalidHeader(path: path, detail: "header length \(headerLength) exceeds the format's limit of \(Self.maxHeaderBytes) bytes")
         }
         guard headerLength <= UInt64(contents.count - 8) else {
-            throw SafetensorsError.truncated(path: path, detail: "the header length field says \(headerLength) bytes but only \(contents.count - 8) follow it")
+            throw SafetensorsError.truncated(path: path, detail: "the header length field gives \(headerLength) bytes but only \(contents.count - 8) follow it")
         }
         dataStart = 8 + Int(headerLength)
         let header = contents.subdata(in: 8..<dataStart)
@@ -174,6 +174,7 @@ public final class SafetensorsFile {
             throw SafetensorsError.invalidTensor(path: path, tensor: name, detail: "shape is missing or not a list")
         }
         let shape = try shapeValues.map { try nonNegativeInteger($0, field: "shape", tensor: name, path: path) }
+
         guard let offsetValues = fields["data_offsets"] as? [Any], offsetValues.count == 2 else {
             throw SafetensorsError.invalidTensor(path: path, tensor: name, detail: "data_offsets is missing or not a list of two integers")
         }
@@ -185,6 +186,7 @@ public final class SafetensorsFile {
         guard end <= dataSize else {
             throw SafetensorsError.truncated(path: path, detail: "tensor \"\(name)\" ends at data offset \(end) but the data section has \(dataSize) bytes")
         }
+
         var bytes = dtype.byteSize
         for dimension in shape {
             let (product, overflow) = bytes.multipliedReportingOverflow(by: dimension)
@@ -201,11 +203,11 @@ public final class SafetensorsFile {
 
     private static func nonNegativeInteger(_ value: Any, field: String, tensor: String, path: String) throws -> Int {
         guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else {
-            throw SafetensorsError.invalidTensor(path: path, tensor: tensor, detail: "\(field) holds \(value), which is not an integer")
+            throw SafetensorsError.invalidTensor(path: path, tensor: tensor, detail: "\(field) contains \(value), which is not an integer")
         }
         let double = number.doubleValue
         guard double >= 0, double == double.rounded(), double < 0x1p62 else {
-            throw SafetensorsError.invalidTensor(path: path, tensor: tensor, detail: "\(field) holds \(number), which is not a non-negative integer")
+            throw SafetensorsError.invalidTensor(path: path, tensor: tensor, detail: "\(field) contains \(number), which is not a non-negative integer")
         }
         return number.intValue
     }
@@ -306,7 +308,7 @@ public enum SafetensorsWriter {
         }
     }
 
-    /// A JSON string literal with the escapes RFC 8259 requires.
+    /// Returns `text` as a JSON string literal with the escapes RFC 8259 requires.
     private static func jsonString(_ text: String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {

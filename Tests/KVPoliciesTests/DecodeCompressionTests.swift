@@ -72,7 +72,9 @@ final class DecodeCompressionTests: XCTestCase {
             // The 9th generated token (position 48) takes all the attention from then on.
             for index in 0..<16 {
                 try session.decode(query: Array(repeating: 0, count: 32)) { row, count in
-                    index >= 8 ? (row == count - 1 - (index - 8) ? 1 : 0) : 1 / Float(count)
+                    if index < 8 { return 1 / Float(count) }
+                    let heavyRow = count - 1 - (index - 8)
+                    return row == heavyRow ? 1 : 0
                 }
             }
             for head in session.cache.heads {
@@ -167,7 +169,7 @@ final class SequenceIsolationTests: XCTestCase {
             try policy.afterPrefillAttention(PrefillLayerState(layer: 2, layerCount: 4, promptLength: 30, queryHeads: 2, kvHeads: 1,
                                                                headDim: 4, queries: buffer.baseAddress!, cache: cache))
         }) { error in
-            XCTAssertTrue("\(error)".contains("stored head 1 holds 29 entries"), "\(error)")
+            XCTAssertTrue("\(error)".contains("stored head 1 contains 29 entries"), "\(error)")
         }
         let wrongShape = try XCTUnwrap(MethodRegistry.makePolicy(options: options(["--method", "snapkv", "--max_capacity_prompts", "10"]),
                                                                  layerCount: 4, queryHeads: 4, kvHeads: 1, headDim: 4, sampleID: 0))

@@ -126,3 +126,26 @@ final class MethodSelectionTests: XCTestCase {
         }
     }
 }
+
+final class ProbeTests: XCTestCase {
+    func testRejectsBadShapes() throws {
+        let input = LayerInput.random(queryHeads: 4, kvHeads: 2, tokens: 10, headDim: 4, seed: 1)
+        let parsed = try options(["--method", "snapkv"])
+        let cases: [(ProbeTensor, ProbeTensor, ProbeTensor, String)] = [
+            (ProbeTensor(shape: [4, 10, 4], values: input.q), input.kTensor, input.vTensor, "probe tensor q: shape [4, 10, 4]"),
+            (ProbeTensor(shape: [1, 4, 10, 5], values: input.q), input.kTensor, input.vTensor, "160 values"),
+            (input.qTensor, ProbeTensor(shape: [1, 2, 9, 4], values: Array(input.k.prefix(72))), input.vTensor, "probe tensor k"),
+            (input.qTensor, input.kTensor, ProbeTensor(shape: [1, 1, 10, 8], values: input.v), "probe tensor v"),
+            (input.qTensor, ProbeTensor(shape: [1, 3, 10, 4], values: Array(repeating: 0, count: 120)),
+             ProbeTensor(shape: [1, 3, 10, 4], values: Array(repeating: 0, count: 120)), "not a multiple"),
+        ]
+        for (q, k, v, phrase) in cases {
+            XCTAssertThrowsError(try probeCompression(method: parsed, layer: 0, layerCount: 2, q: q, k: k, v: v)) { error in
+                XCTAssertTrue("\(error)".contains(phrase), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try input.probe(parsed, layer: 2, layerCount: 2)) { error in
+            XCTAssertTrue("\(error)".contains("layer 2 is outside 0..<2"), "\(error)")
+        }
+    }
+}

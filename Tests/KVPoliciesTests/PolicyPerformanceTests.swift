@@ -34,7 +34,8 @@ final class PolicyPerformanceTests: XCTestCase {
     func testSnapKVScoringAt8000Tokens() throws {
         let seconds = try time(["--method", "snapkv", "--max_capacity_prompts", "512"], tokens: 8000)
         print("SnapKV, one layer, n = 8000: \(String(format: "%.2f", seconds * 1000)) ms")
-        // A layer's prefill at 8000 tokens costs about 2.4 GFLOP of projections alone; 5% of it is tens of ms.
+        // A SmolLM2 layer has about 3.5 M weights, so its prefill at 8000 tokens is about 56 GFLOP of matrix
+        // products, a second or more on this class of machine; 5% of that is above 50 ms.
         XCTAssertLessThan(seconds, 0.05)
     }
 
