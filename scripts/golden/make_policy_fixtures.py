@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Write golden selections for the KV-cache compression methods.
 
-The formulas are the ones KVCache-Factory implements (SnapKV, PyramidKV, H2O, StreamingLLM, L2Norm, AdaKV),
-written here from their definitions in float64 numpy, with the tie rule of this project (equal scores go to
+The formulas are the ones KVCache-Factory implements (SnapKV, PyramidKV, H2O, StreamingLLM, L2Norm, AdaKV,
+and the CAM and merge transforms), written here from their definitions in float64 numpy, with the tie rule of this project (equal scores go to
 the lower position). Inputs are random but quantised to multiples of 1/64, stored as integer counts of 1/64, and
 a seed is skipped when any selection boundary is closer than 1e-5 relative, so float32 scoring in Swift must
 select the same tokens.
 
 Usage: /tmp/goldenv/bin/python scripts/golden/make_policy_fixtures.py [output.json]
-Default output: Tests/Fixtures/policies/selections.json, plus probe_seed0.safetensors beside it (the
-seed-0 inputs as the Python safetensors package writes them).
+Default output: Tests/Fixtures/policies/selections.json, plus transforms.json (CAM with the same SplitMix64
+draws as KVPolicies, and merging) and probe_seed0.safetensors (the seed-0 inputs as the Python safetensors
+package writes them) beside it.
 """
 
 import json
@@ -242,6 +243,129 @@ CASES = [
     base_case("snapkv", budget=80),
 ]
 
+MASK64 = (1 << 64) - 1
+
+
+def splitmix_finalize(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+class SplitMix64:
+    """The generator CAM draws from, seeded by (seed, sample id, layer) as in KVPolicies."""
+
+    def __init__(self, seed, sample_id, layer):
+        mixed = splitmix_finalize((seed + 0x9E3779B97F4A7C15) & MASK64)
+        mixed = splitmix_finalize(mixed ^ sample_id)
+        self.state = splitmix_finalize(mixed ^ ((layer * 0xD1B54A32D192ED03) & MASK64))
+
+    def unit(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        return (splitmix_finalize(self.state) >> 11) * 2.0 ** -53
+
+
+def cam(q, k, v, case):
+    """CAM: merge values with probability a[c] / max(a[:s], a[c:c+r]), then keep top-(B - w) by window sum."""
+    n = q.shape[1]
+    heads = q.shape[0]
+    window, budget = case["window"], case["budget"]
+    granularity = case["granularity"]
+    values = stored_keys(v, heads, granularity).copy()
+    weights = group_reduce(window_weights(q, k, window), granularity, k.shape[0], case["aggregation"])
+    stored_heads = weights.shape[0]
+    mean = weights.mean(axis=1)
+    start = math.ceil(0.1 * n)
+    candidates = range(start, n - window)
+    probabilities = np.zeros((stored_heads, n))
+    for h in range(stored_heads):
+        for c in candidates:
+            maximum = max(mean[h, :start].max(), mean[h, c:c + window].max())
+            probabilities[h, c] = min(max(mean[h, c] / maximum, 0.0), 1.0)
+    generator = SplitMix64(case["seed"], case["sample_id"], case["layer"])
+    merges = np.zeros((stored_heads, n), dtype=bool)
+    for c in candidates:
+        for h in range(stored_heads):
+            draw = generator.unit()
+            if abs(draw - probabilities[h, c]) < 1e-5:
+                raise NearTie()
+            merges[h, c] = draw < probabilities[h, c]
+    for h in range(stored_heads):
+        for c in candidates:
+            if merges[h, c]:
+                values[h, c + 1:c + window + 1] += values[h, c] / window
+    scores = weights[:, :, : n - window].sum(axis=1)
+    kept = []
+    for h in range(stored_heads):
+        check_distinct(scores[h])
+        kept.append(top_k(scores[h], budget - window) + list(range(n - window, n)))
+    keys = stored_keys(k, heads, granularity)
+    return kept, [keys[h][rows] for h, rows in enumerate(kept)], [values[h][rows] for h, rows in enumerate(kept)]
+
+
+def snapkv_merge(q, k, v, case):
+    """SnapKV selection, then each dropped token merges into its most cosine-similar retained token."""
+    n = q.shape[1]
+    heads = q.shape[0]
+    window, budget = case["window"], case["budget"]
+    granularity = case["granularity"]
+    keys = stored_keys(k, heads, granularity)
+    values = stored_keys(v, heads, granularity)
+    scores = window_scores(q, k, case, mean=False)
+    kept, out_keys, out_values = [], [], []
+    for h in range(keys.shape[0]):
+        retained = top_k(scores[h], budget - window) + list(range(n - window, n))
+        dropped = [j for j in range(n - window) if j not in retained]
+        unit = keys[h] / np.maximum(np.linalg.norm(keys[h], axis=-1, keepdims=True), 1e-6)
+        key_sum = np.zeros((len(retained), keys.shape[2]))
+        value_sum = np.zeros_like(key_sum)
+        weight_sum = np.zeros(len(retained))
+        for j in dropped:
+            cosines = unit[retained] @ unit[j]
+            order = sorted(range(len(retained)), key=lambda i: (-cosines[i], i))
+            if cosines[order[0]] - cosines[order[1]] < 1e-5:
+                raise NearTie()
+            slot = order[0]
+            r = retained[slot]
+            if case["merge"] == "pivot":
+                weight = 1.0
+                key_sum[slot] += (keys[h, j] + keys[h, r]) / 2
+                value_sum[slot] += (values[h, j] + values[h, r]) / 2
+            else:
+                weight = max((cosines[slot] + 1) / 2, 1e-6)
+                key_sum[slot] += weight * keys[h, j]
+                value_sum[slot] += weight * values[h, j]
+            weight_sum[slot] += weight
+        out_keys.append((keys[h][retained] + key_sum) / (1 + weight_sum)[:, None])
+        out_values.append((values[h][retained] + value_sum) / (1 + weight_sum)[:, None])
+        kept.append(retained)
+    return kept, out_keys, out_values
+
+
+def rounded(block):
+    """Values to 8 significant digits, finer than the float32 tolerance the test uses."""
+    return [float("%.8g" % x) for x in block.reshape(-1)]
+
+
+def transform_flags(case):
+    tokens = flags(case)
+    if case["method"] == "cam":
+        tokens += ["--seed", str(case["seed"])]
+    if case.get("merge"):
+        tokens += ["--merge", case["merge"]]
+    return tokens
+
+
+TRANSFORM_CASES = [
+    base_case("cam", seed=42, sample_id=0),
+    base_case("cam", seed=42, sample_id=7, layer=3),
+    base_case("cam", seed=5, sample_id=1, granularity="kv_head", aggregation="max"),
+    base_case("snapkv", merge="pivot"),
+    base_case("snapkv", merge="weighted"),
+    base_case("snapkv", merge="pivot", granularity="kv_head", aggregation="mean"),
+]
+
+
 QUERY_HEADS, KV_HEADS, TOKENS, HEAD_DIM = 4, 2, 64, 8
 
 
@@ -289,6 +413,33 @@ def main():
                   handle, separators=(",", ":"))
         handle.write("\n")
     print("wrote %d cases over %d tensor sets to %s" % (len(fixtures), len(tensors), output))
+
+    # Transforms: kept positions and the merged keys and values, compared with a tolerance.
+    transform_fixtures = []
+    for case in TRANSFORM_CASES:
+        seed = 0
+        while True:
+            q, k, v = make_tensors(seed)
+            try:
+                kept, keys, values = cam(q, k, v, case) if case["method"] == "cam" else snapkv_merge(q, k, v, case)
+                break
+            except NearTie:
+                seed += 1
+        key = "seed%d" % seed
+        tensors.setdefault(key, {"q": as_sixty_fourths(q, QUERY_HEADS), "k": as_sixty_fourths(k, KV_HEADS),
+                                 "v": as_sixty_fourths(v, KV_HEADS)})
+        name = case_name(case) + ("_" + case["merge"] if case.get("merge") else "_sample%d" % case.get("sample_id", 0))
+        transform_fixtures.append({"name": name, "tensors": key, "flags": transform_flags(case), "layer": case["layer"],
+                                   "layer_count": case["layer_count"], "sample_id": case.get("sample_id", 0),
+                                   "kept_positions": kept,
+                                   "keys": [rounded(block) for block in keys],
+                                   "values": [rounded(block) for block in values]})
+    transform_output = os.path.join(os.path.dirname(output), "transforms.json")
+    with open(transform_output, "w") as handle:
+        json.dump({"generator": "scripts/golden/make_policy_fixtures.py", "tensors": tensors, "cases": transform_fixtures},
+                  handle, separators=(",", ":"))
+        handle.write("\n")
+    print("wrote %d transform cases to %s" % (len(transform_fixtures), transform_output))
 
     # The seed-0 tensors once more, written by the reference safetensors package, for the Swift reader's test.
     from safetensors.numpy import save_file
