@@ -12,6 +12,7 @@ public struct ProbeTensor: Equatable, Sendable {
 /// The entries a method keeps of one layer.
 public struct ProbeResult: Equatable, Sendable {
     public let granularity: CacheGranularity
+    public let headDim: Int
     /// Budget B for this prompt.
     public let budget: Int
     /// Per stored head, the kept absolute positions in ascending order.
@@ -22,8 +23,19 @@ public struct ProbeResult: Equatable, Sendable {
     /// ThinK's pruned channels are zero in all but the most recent `--recent_size` rows.
     public let keys: [[Float]]
     public let values: [[Float]]
-    /// Bytes the compressed layer holds, as `LayerCache.byteCount` counts them.
+    /// Bytes of the compressed layer, as `LayerCache.byteCount` counts them.
     public let cacheBytes: Int
+
+    /// The compressed cache as named tensors for a safetensors dump: `k.<head>` and `v.<head>` of shape
+    /// `[kept, headDim]` for each stored head, keys first.
+    public var namedTensors: [(name: String, shape: [Int], values: [Float])] {
+        var result: [(name: String, shape: [Int], values: [Float])] = []
+        for (head, rows) in keptPositions.enumerated() {
+            result.append(("k.\(head)", [rows.count, headDim], keys[head]))
+            result.append(("v.\(head)", [rows.count, headDim], values[head]))
+        }
+        return result
+    }
 }
 
 /// Applies a method to one layer's post-RoPE tensors, exactly as the transformer's prefill hooks do.
@@ -87,7 +99,7 @@ public func probeCompression(method options: PolicyOptions, layer: Int, layerCou
     let keys = cache.heads.map { Array(UnsafeBufferPointer(start: $0.keys, count: $0.count * headDim)) }
     let values = cache.heads.map { Array(UnsafeBufferPointer(start: $0.values, count: $0.count * headDim)) }
     let positions = cache.heads.map { head in (0..<head.count).map { Int(head.positions[$0]) } }
-    return ProbeResult(granularity: options.granularity, budget: options.budget(forPromptLength: promptLength),
+    return ProbeResult(granularity: options.granularity, headDim: headDim, budget: options.budget(forPromptLength: promptLength),
                        keptPositions: positions, keptChannels: keptChannels, keys: keys, values: values,
                        cacheBytes: cache.byteCount)
 }

@@ -113,6 +113,10 @@ final class MethodSelectionTests: XCTestCase {
         XCTAssertEqual(result.keptPositions.count, 2)
         XCTAssertEqual(result.keptPositions.map(\.count), [20, 20])
         XCTAssertEqual(result.cacheBytes, 2 * 20 * 8 * 2 * 4)
+        let dump = result.namedTensors
+        XCTAssertEqual(dump.map(\.name), ["k.0", "v.0", "k.1", "v.1"])
+        XCTAssertEqual(dump.map(\.shape), [[20, 8], [20, 8], [20, 8], [20, 8]])
+        XCTAssertEqual(dump[3].values, result.values[1])
     }
 
     func testKeptValuesMatchPositions() throws {
