@@ -62,7 +62,7 @@ struct LayerInput {
         return result
     }
 
-    /// A fresh layer cache filled with the prompt, as the transformer fills it before the prefill hooks.
+    /// Builds a layer cache filled with the prompt, as the transformer fills it before the prefill hooks.
     func makeCache(layer: Int, granularity: CacheGranularity) -> LayerCache {
         let cache = LayerCache(layer: layer, granularity: granularity, queryHeads: queryHeads, kvHeads: kvHeads, headDim: headDim)
         for (index, head) in cache.heads.enumerated() {

@@ -7,7 +7,7 @@ final class SafetensorsTests: XCTestCase {
         NSTemporaryDirectory() + "safetensors-\(UUID().uuidString).safetensors"
     }
 
-    /// A file built byte by byte: the 8-byte length, the header text and raw data.
+    /// Writes a file byte by byte: the 8-byte length, the header text and raw data.
     private func writeRaw(header: String, data: [UInt8] = [], declaredLength: UInt64? = nil) throws -> String {
         let path = temporaryPath()
         var bytes = Data()

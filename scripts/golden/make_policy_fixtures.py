@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Write golden selections for the KV-cache compression methods.
 
-The formulas are the ones KVCache-Factory implements (SnapKV, PyramidKV, H2O, StreamingLLM, L2Norm, AdaKV,
-and the CAM and merge transforms), written here from their definitions in float64 numpy, with the tie rule of this project (equal scores go to
-the lower position). Inputs are random but quantised to multiples of 1/64, stored as integer counts of 1/64, and
+The formulas are the ones KVCache-Factory implements: SnapKV, PyramidKV, H2O, StreamingLLM, L2Norm, AdaKV,
+and the CAM and merge transforms. They are written here from their definitions in float64 numpy, with the tie
+rule of this project (equal scores go to the lower position). Inputs are random but quantised to multiples of 1/64, stored as integer counts of 1/64, and
 a seed is skipped when any selection boundary is closer than 1e-5 relative, so float32 scoring in Swift must
 select the same tokens.
 
@@ -272,6 +272,7 @@ def cam(q, k, v, case):
     window, budget = case["window"], case["budget"]
     granularity = case["granularity"]
     values = stored_keys(v, heads, granularity).copy()
+
     weights = group_reduce(window_weights(q, k, window), granularity, k.shape[0], case["aggregation"])
     stored_heads = weights.shape[0]
     mean = weights.mean(axis=1)
@@ -282,6 +283,7 @@ def cam(q, k, v, case):
         for c in candidates:
             maximum = max(mean[h, :start].max(), mean[h, c:c + window].max())
             probabilities[h, c] = min(max(mean[h, c] / maximum, 0.0), 1.0)
+
     generator = SplitMix64(case["seed"], case["sample_id"], case["layer"])
     merges = np.zeros((stored_heads, n), dtype=bool)
     for c in candidates:
@@ -290,10 +292,12 @@ def cam(q, k, v, case):
             if abs(draw - probabilities[h, c]) < 1e-5:
                 raise NearTie()
             merges[h, c] = draw < probabilities[h, c]
+
     for h in range(stored_heads):
         for c in candidates:
             if merges[h, c]:
                 values[h, c + 1:c + window + 1] += values[h, c] / window
+
     scores = weights[:, :, : n - window].sum(axis=1)
     kept = []
     for h in range(stored_heads):
