@@ -18,7 +18,7 @@ struct ForLoop {
     /// One name, or several for unpacking (`for key, value in pairs`).
     let targets: [String]
     let iterable: Expression
-    /// The optional `if` clause, which filters items before `loop.index` and friends count them.
+    /// The optional `if` clause. It filters items before `loop.index` and the other loop variables count them.
     let filter: Expression?
     let body: [Statement]
     let elseBody: [Statement]
@@ -63,7 +63,7 @@ indirect enum Expression {
     case not(Expression)
     /// A comparison chain such as `a < b < c`, true when every link holds.
     case comparison(Expression, [(ComparisonOperator, Expression)], line: Int)
-    /// `value if condition else otherwise`; without `else` the result is undefined.
+    /// `value if condition else otherwise`. Without `else`, a false condition gives undefined.
     case conditional(value: Expression, condition: Expression, otherwise: Expression?)
 }
 

@@ -21,7 +21,7 @@ final class Scope {
     }
 }
 
-/// How a statement list finished: normally, or through `{% break %}` / `{% continue %}`.
+/// The outcome of running a statement list: normal completion, `{% break %}` or `{% continue %}`.
 enum ControlFlow {
     case normal, breakLoop, continueLoop
 }
@@ -103,7 +103,7 @@ final class Interpreter {
         }
     }
 
-    /// The `loop` variable of a `for` body.
+    /// Builds the `loop` variable of one iteration of a `for` body.
     private func makeLoopObject(items: [JinjaValue], position: Int) -> JinjaValue {
         let count = items.count
         var loop: JinjaDictionary = [
@@ -307,7 +307,8 @@ final class Interpreter {
         }
     }
 
-    /// The items a `for` loop visits: list items, dict keys, string characters; undefined is empty.
+    /// Lists the items a `for` loop visits: list items, dict keys or string characters.
+    /// Undefined iterates as empty, as in jinja2.
     func iterate(_ value: JinjaValue, line: Int, description: String) throws -> [JinjaValue] {
         switch value {
         case .array(let items): return items

@@ -12,7 +12,7 @@ public indirect enum JinjaValue {
     case integer(Int)
     case double(Double)
     case string(String)
-    /// A Python list or tuple.
+    /// A Python list or tuple. Tuples print like lists here (`['a', 1]` where Python prints `('a', 1)`).
     case array([JinjaValue])
     /// A Python dict with string keys, in insertion order.
     case dictionary(JinjaDictionary)

@@ -30,8 +30,8 @@ struct Lexer {
     private let source: [Unicode.Scalar]
     private var position = 0
     private var line = 1
-    /// Whether the previous tag ended at the start of a line, as in jinja2's lexer: lstrip_blocks
-    /// then applies to whitespace that follows on the same line even with no newline in between.
+    /// True when the previous tag's end consumed a newline, as tracked by jinja2's lexer. Then
+    /// lstrip_blocks also strips indentation that has no newline of its own before the next tag.
     private var lineStarting = true
     private var tokens: [Token] = []
 
@@ -392,9 +392,10 @@ struct Lexer {
     static func unescape(_ body: ArraySlice<Unicode.Scalar>) -> String {
         var result = String.UnicodeScalarView()
         var index = body.startIndex
+        // Reads `count` hex digits after the backslash and the escape letter.
         func hexValue(count: Int) -> Unicode.Scalar? {
-            guard index + 1 + count <= body.endIndex else { return nil }
-            let digits = String(scalars: body[(index + 1)..<(index + 1 + count)])
+            guard index + 2 + count <= body.endIndex else { return nil }
+            let digits = String(scalars: body[(index + 2)..<(index + 2 + count)])
             guard let code = UInt32(digits, radix: 16) else { return nil }
             return Unicode.Scalar(code)
         }

@@ -24,9 +24,9 @@ extension Interpreter {
         }
     }
 
-    /// `base[index]`: list and string positions (negative from the end), dict keys; a missing
-    /// item is undefined, and a string index that is not a key falls back to attribute lookup
-    /// like jinja2's `getitem`.
+    /// Looks up `base[index]`: list and string positions (negative from the end) or dict keys.
+    /// A missing item is undefined. A string index that is not a key falls back to attribute
+    /// lookup, like jinja2's `getitem`.
     func item(_ index: JinjaValue, of value: JinjaValue, base: Expression, line: Int) throws -> JinjaValue {
         switch value {
         case .undefined:
@@ -99,7 +99,7 @@ extension Interpreter {
         }
     }
 
-    /// The positions a Python slice selects, following `PySlice_AdjustIndices`.
+    /// Computes the positions a Python slice selects, following CPython's `PySlice_AdjustIndices`.
     static func slicePositions(count: Int, start: Int?, stop: Int?, step: Int) -> [Int] {
         func clamp(_ value: Int, lower: Int, upper: Int) -> Int {
             let shifted = value < 0 ? value + count : value
@@ -231,7 +231,7 @@ extension Interpreter {
                 return .integer(op == .floorDivide ? quotient : remainder)
             case .power where b >= 0:
                 // Bases -1, 0 and 1 never overflow, so they get closed forms instead of a loop of
-                // up to `b` steps; any other base overflows within 64 multiplications.
+                // up to `b` steps. Any other base overflows within 64 multiplications.
                 switch a {
                 case 0: return .integer(b == 0 ? 1 : 0)
                 case 1: return .integer(1)

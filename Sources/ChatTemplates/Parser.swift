@@ -4,7 +4,7 @@
 struct Parser {
     private let tokens: [Token]
     private var index = 0
-    /// How many `for` bodies enclose the current position; `break` and `continue` need one.
+    /// Number of `for` bodies around the current position. `break` and `continue` need at least one.
     private var loopDepth = 0
     /// Current recursion depth, bounded so that a hostile template cannot overflow the stack.
     private var depth = 0
@@ -105,7 +105,8 @@ struct Parser {
     // MARK: - Statements
 
     /// Parses statements until a block tag whose name is in `endTags`. Returns the body and that
-    /// tag's name, leaving the position on the name; at the end of input `endTags` must be empty.
+    /// tag's name, leaving the position on the name. Reaching the end of input is an error unless
+    /// `endTags` is empty.
     private mutating func parseStatements(until endTags: Set<String>) throws -> ([Statement], String?) {
         try enterNesting()
         defer { depth -= 1 }
@@ -297,7 +298,7 @@ struct Parser {
 
     // MARK: - Expressions
 
-    /// An expression, or a tuple when commas follow (`set a, b = 1, 2`); tuples become arrays.
+    /// Parses an expression, or a tuple when commas follow (`set a, b = 1, 2`). Tuples become arrays.
     private mutating func parseTuple(allowConditional: Bool = true) throws -> Expression {
         let first = allowConditional ? try parseExpression() : try parseOr()
         guard isSymbol(",") else { return first }
@@ -582,7 +583,7 @@ struct Parser {
         }
     }
 
-    /// Whether a test name is followed by a single argument without parentheses, as in
+    /// Reports whether a test name is followed by a single argument without parentheses, as in
     /// `x is divisibleby 3` or `x is sameas false`.
     private func startsTestArgument() -> Bool {
         guard let kind = current?.kind else { return false }

@@ -33,9 +33,9 @@ enum PythonFormatting {
         return sign + digits[..<splitIndex] + "." + digits[splitIndex...]
     }
 
-    /// The shortest round-trip decimal digits of a positive finite value, without leading or
-    /// trailing zeros, and the decimal point position. Swift's `description` already produces the
-    /// shortest round-trip digits; only its layout differs from Python's.
+    /// Extracts the shortest round-trip decimal digits of a positive finite value, without
+    /// leading or trailing zeros, and the decimal point position. Swift's `description` already
+    /// produces the shortest round-trip digits, so only the layout differs from Python's.
     private static func shortestDigits(_ value: Double) -> (String, Int) {
         let text = value.description
         var mantissa = Substring(text)

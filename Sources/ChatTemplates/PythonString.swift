@@ -193,8 +193,8 @@ enum PythonString {
         return result
     }
 
-    /// jinja2's `title` filter, which differs from `str.title()`: words start after whitespace
-    /// or one of `- ( { [ <`, and every word is capitalized.
+    /// Applies jinja2's `title` filter, which differs from `str.title()`. Words start after
+    /// whitespace or one of `- ( { [ <`, and every word is capitalized.
     static func jinjaTitle(_ text: String) -> String {
         func isBoundary(_ scalar: Unicode.Scalar) -> Bool {
             scalar.isPythonWhitespace || "-({[<".unicodeScalars.contains(scalar)
@@ -213,7 +213,7 @@ enum PythonString {
         return result + capitalize(word)
     }
 
-    /// jinja2's `indent` filter: indents every line after the first (and the first when
+    /// Applies jinja2's `indent` filter: indents every line after the first (and the first when
     /// `first`), leaving blank lines alone unless `blank`.
     static func indent(_ text: String, indentation: String, first: Bool, blank: Bool) -> String {
         // jinja2 appends a newline before splitting, so a trailing newline keeps an empty last line.

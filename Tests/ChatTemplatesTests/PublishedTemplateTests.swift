@@ -103,6 +103,25 @@ final class PublishedTemplateTests: XCTestCase {
         }
     }
 
+    func testMistralV03ToolCallAndResult() throws {
+        let template = try ChatTemplate(Self.mistralV03Template)
+        let messages: JinjaValue = [
+            ["role": "user", "content": "Weather in Zürich?"],
+            ["role": "assistant", "tool_calls": [
+                ["id": "call00001", "type": "function",
+                 "function": ["name": "get_weather", "arguments": ["city": "Zürich"]]],
+            ]],
+            ["role": "tool", "tool_call_id": "call00001", "content": "21.5"],
+            ["role": "assistant", "content": "It is 21.5 °C."],
+            ["role": "user", "content": "Thanks!"],
+        ]
+        let rendered = try template.render(variables: [
+            "messages": messages, "tools": [Self.weatherTool], "documents": nil, "add_generation_prompt": false,
+            "bos_token": "<s>", "eos_token": "</s>",
+        ])
+        XCTAssertEqual(rendered, Self.mistralV03ToolsExpected)
+    }
+
     // MARK: - Qwen2.5
 
     func testQwen25WithSystem() throws {
@@ -519,6 +538,9 @@ extension PublishedTemplateTests {
 
     static let mistralV03WithoutSystemExpected =
         "<s>[INST] Hi there![/INST] Hello! How can I help?</s>[INST]   Tell me a joke.  [/INST] Why did the chicken cross the road?</s>"
+
+    static let mistralV03ToolsExpected =
+        "<s>[INST] Weather in Zürich?[/INST][TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Zürich\"}, \"id\": \"call00001\"}]</s>[TOOL_RESULTS] {\"content\": 21.5, \"call_id\": \"call00001\"}[/TOOL_RESULTS] It is 21.5 °C.</s>[AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": \"Get the current weather in a city.\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\", \"description\": \"City name, e.g. Zürich\"}}, \"required\": [\"city\"]}}}][/AVAILABLE_TOOLS][INST] Thanks![/INST]"
 
     static let qwen25WithSystemExpected =
         "<|im_start|>system\n"

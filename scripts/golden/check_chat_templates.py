@@ -47,6 +47,13 @@ TOOL_CONVERSATION = [
     {"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Zürich"}}}]},
     {"role": "tool", "content": '{"temperature": 21.5}'},
 ]
+MISTRAL_TOOL_CONVERSATION = [
+    {"role": "user", "content": "Weather in Zürich?"},
+    {"role": "assistant", "tool_calls": [{"id": "call00001", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Zürich"}}}]},
+    {"role": "tool", "tool_call_id": "call00001", "content": "21.5"},
+    {"role": "assistant", "content": "It is 21.5 °C."},
+    {"role": "user", "content": "Thanks!"},
+]
 TOKENS = {
     "smolLM2": ("<|im_start|>", "<|im_end|>"),
     "llama31": ("<|begin_of_text|>", "<|eot_id|>"),
@@ -62,6 +69,7 @@ CASES = [
     ("llama31Tools", "llama31", TOOL_CONVERSATION[:1], True, [WEATHER_TOOL], {"date_string": "15 Mar 2025"}),
     ("mistralV03WithSystem", "mistralV03", WITH_SYSTEM, True, None, {}),
     ("mistralV03WithoutSystem", "mistralV03", WITHOUT_SYSTEM, False, None, {}),
+    ("mistralV03Tools", "mistralV03", MISTRAL_TOOL_CONVERSATION, False, [WEATHER_TOOL], {}),
     ("qwen25WithSystem", "qwen25", WITH_SYSTEM, True, None, {}),
     ("qwen25WithoutSystem", "qwen25", WITHOUT_SYSTEM, False, None, {}),
     ("qwen25Tools", "qwen25", TOOL_CONVERSATION, True, [WEATHER_TOOL], {}),
