@@ -87,8 +87,8 @@ public final class ActivationCodec {
 
     private let compressionContext: OpaquePointer
     private let decompressionContext: OpaquePointer
-    private var converted: [UInt8] = []
-    private var shuffled: [UInt8] = []
+    /// Scratch space for the byte-shuffled values.
+    private var planes: [UInt8] = []
 
     public static var levelRange: ClosedRange<Int32> { ZSTD_minCLevel()...ZSTD_maxCLevel() }
 
@@ -123,30 +123,26 @@ public final class ActivationCodec {
     /// Returns one frame holding `values` in this codec's encoding and compression.
     public func encode(_ values: UnsafeBufferPointer<Float>) throws -> [UInt8] {
         let begin = monotonicSeconds()
-        let width = encoding.bytesPerValue
-        let bodyBytes = values.count * width
+        let bodyBytes = values.count * encoding.bytesPerValue
         guard bodyBytes <= Int(Int32.max) else {
             throw ActivationCodecError.invalidFrame(reason: "\(values.count) values exceed the 2 GiB frame limit")
         }
 
-        var frame = header(count: values.count)
-        Self.ensureCapacity(&converted, bodyBytes)
-        converted.withUnsafeMutableBytes { convert(values, into: $0) }
-
+        let maximumBody = compression == .zstd ? ZSTD_compressBound(bodyBytes) : bodyBytes
+        var frame = header(count: values.count, capacity: Self.headerSize + maximumBody)
         switch compression {
         case .none:
-            frame.append(contentsOf: converted[0..<bodyBytes])
-        case .zstd:
-            Self.ensureCapacity(&shuffled, bodyBytes)
-            converted.withUnsafeBytes { source in
-                shuffled.withUnsafeMutableBytes { target in
-                    Self.shuffle(source, into: target, count: values.count, width: width)
-                }
+            frame.append(contentsOf: repeatElement(0, count: bodyBytes))
+            frame.withUnsafeMutableBytes { raw in
+                Self.pack(values, encoding: encoding, into: UnsafeMutableRawBufferPointer(rebasing: raw[Self.headerSize...]))
             }
-            let bound = ZSTD_compressBound(bodyBytes)
+        case .zstd:
+            Self.ensureCapacity(&planes, bodyBytes)
+            planes.withUnsafeMutableBytes { Self.packPlanes(values, encoding: encoding, into: $0) }
+            let bound = maximumBody
             frame.append(contentsOf: repeatElement(0, count: bound))
             let written = frame.withUnsafeMutableBytes { target in
-                shuffled.withUnsafeBytes { source in
+                planes.withUnsafeBytes { source in
                     ZSTD_compressCCtx(compressionContext, target.baseAddress! + Self.headerSize, bound,
                                       source.baseAddress!, bodyBytes, level)
                 }
@@ -162,26 +158,12 @@ public final class ActivationCodec {
         return frame
     }
 
-    private func header(count: Int) -> [UInt8] {
-        var bytes = Self.magic + [Self.formatVersion, encoding.code, compression.code, 0, 0, 0]
+    private func header(count: Int, capacity: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(capacity)
+        bytes += Self.magic + [Self.formatVersion, encoding.code, compression.code, 0, 0, 0]
         withUnsafeBytes(of: UInt64(count).littleEndian) { bytes.append(contentsOf: $0) }
-        bytes.reserveCapacity(Self.headerSize + count * encoding.bytesPerValue)
         return bytes
-    }
-
-    private func convert(_ values: UnsafeBufferPointer<Float>, into target: UnsafeMutableRawBufferPointer) {
-        guard !values.isEmpty else { return }
-        switch encoding {
-        case .fp32:
-            let words = target.bindMemory(to: UInt32.self)
-            for index in 0..<values.count { words[index] = values[index].bitPattern.littleEndian }
-        case .bf16:
-            let halves = target.bindMemory(to: UInt16.self)
-            for index in 0..<values.count { halves[index] = bfloat16Bits(values[index]).littleEndian }
-        case .fp16:
-            let halves = target.bindMemory(to: UInt16.self)
-            for index in 0..<values.count { halves[index] = float16Bits(values[index]).littleEndian }
-        }
     }
 
     // MARK: Decoding
@@ -205,8 +187,7 @@ public final class ActivationCodec {
         guard header.count == output.count else {
             throw ActivationCodecError.countMismatch(frame: header.count, output: output.count)
         }
-        let width = header.encoding.bytesPerValue
-        let bodyBytes = header.count * width
+        let bodyBytes = header.count * header.encoding.bytesPerValue
         let body = frame.count - Self.headerSize
 
         switch header.compression {
@@ -226,10 +207,9 @@ public final class ActivationCodec {
                 throw ActivationCodecError.invalidFrame(reason: "zstd content size \(contentSize) differs from the "
                     + "\(bodyBytes) bytes of \(header.count) values")
             }
-            Self.ensureCapacity(&shuffled, bodyBytes)
-            Self.ensureCapacity(&converted, bodyBytes)
+            Self.ensureCapacity(&planes, bodyBytes)
             let produced = frame.withUnsafeBytes { source in
-                shuffled.withUnsafeMutableBytes { target in
+                planes.withUnsafeMutableBytes { target in
                     ZSTD_decompressDCtx(decompressionContext, target.baseAddress!, bodyBytes,
                                         source.baseAddress! + Self.headerSize, body)
                 }
@@ -238,15 +218,7 @@ public final class ActivationCodec {
             guard produced == bodyBytes else {
                 throw ActivationCodecError.invalidFrame(reason: "zstd produced \(produced) bytes, expected \(bodyBytes)")
             }
-            shuffled.withUnsafeBytes { source in
-                converted.withUnsafeMutableBytes { target in
-                    Self.unshuffle(source, into: target, count: header.count, width: width)
-                }
-            }
-            converted.withUnsafeBytes { raw in
-                Self.restore(UnsafeRawBufferPointer(rebasing: raw[0..<bodyBytes]), encoding: header.encoding,
-                             into: output)
-            }
+            planes.withUnsafeBytes { Self.unpackPlanes($0, encoding: header.encoding, into: output) }
         }
 
         stats.decodedMessages += 1
@@ -274,26 +246,78 @@ public final class ActivationCodec {
         }
     }
 
-    // MARK: Byte shuffle
+    // MARK: Packing
 
-    /// Writes byte b of value i to position b * count + i.
-    static func shuffle(_ source: UnsafeRawBufferPointer, into target: UnsafeMutableRawBufferPointer,
-                        count: Int, width: Int) {
-        guard count > 0 else { return }
-        let input = source.bindMemory(to: UInt8.self).baseAddress!
-        let output = target.bindMemory(to: UInt8.self).baseAddress!
-        for index in 0..<count {
-            for byte in 0..<width { output[byte * count + index] = input[index * width + byte] }
+    /// Returns the encoded bits of value `index` in the low bits of a UInt32.
+    @inline(__always)
+    private static func encodedBits(_ values: UnsafeBufferPointer<Float>, _ index: Int,
+                                    _ encoding: ActivationEncoding) -> UInt32 {
+        switch encoding {
+        case .fp32: return values[index].bitPattern
+        case .bf16: return UInt32(bfloat16Bits(values[index]))
+        case .fp16: return UInt32(float16Bits(values[index]))
         }
     }
 
-    static func unshuffle(_ source: UnsafeRawBufferPointer, into target: UnsafeMutableRawBufferPointer,
-                          count: Int, width: Int) {
+    /// Writes the encoded values one after another, little-endian.
+    static func pack(_ values: UnsafeBufferPointer<Float>, encoding: ActivationEncoding,
+                     into target: UnsafeMutableRawBufferPointer) {
+        let width = encoding.bytesPerValue
+        for index in 0..<values.count {
+            let bits = encodedBits(values, index, encoding)
+            if width == 4 {
+                target.storeBytes(of: bits.littleEndian, toByteOffset: 4 * index, as: UInt32.self)
+            } else {
+                target.storeBytes(of: UInt16(truncatingIfNeeded: bits).littleEndian, toByteOffset: 2 * index,
+                                  as: UInt16.self)
+            }
+        }
+    }
+
+    /// Writes the encoded values byte-shuffled: byte b (little-endian) of value i goes to b * count + i.
+    static func packPlanes(_ values: UnsafeBufferPointer<Float>, encoding: ActivationEncoding,
+                           into target: UnsafeMutableRawBufferPointer) {
+        let count = values.count
         guard count > 0 else { return }
-        let input = source.bindMemory(to: UInt8.self).baseAddress!
-        let output = target.bindMemory(to: UInt8.self).baseAddress!
-        for index in 0..<count {
-            for byte in 0..<width { output[index * width + byte] = input[byte * count + index] }
+        let bytes = target.bindMemory(to: UInt8.self).baseAddress!
+        if encoding.bytesPerValue == 4 {
+            for index in 0..<count {
+                let bits = encodedBits(values, index, encoding)
+                bytes[index] = UInt8(truncatingIfNeeded: bits)
+                bytes[count + index] = UInt8(truncatingIfNeeded: bits >> 8)
+                bytes[2 * count + index] = UInt8(truncatingIfNeeded: bits >> 16)
+                bytes[3 * count + index] = UInt8(truncatingIfNeeded: bits >> 24)
+            }
+        } else {
+            for index in 0..<count {
+                let bits = encodedBits(values, index, encoding)
+                bytes[index] = UInt8(truncatingIfNeeded: bits)
+                bytes[count + index] = UInt8(truncatingIfNeeded: bits >> 8)
+            }
+        }
+    }
+
+    /// Reverses `packPlanes`.
+    static func unpackPlanes(_ source: UnsafeRawBufferPointer, encoding: ActivationEncoding,
+                             into output: UnsafeMutableBufferPointer<Float>) {
+        let count = output.count
+        guard count > 0 else { return }
+        let bytes = source.bindMemory(to: UInt8.self).baseAddress!
+        switch encoding {
+        case .fp32:
+            for index in 0..<count {
+                let bits = UInt32(bytes[index]) | UInt32(bytes[count + index]) << 8
+                    | UInt32(bytes[2 * count + index]) << 16 | UInt32(bytes[3 * count + index]) << 24
+                output[index] = Float(bitPattern: bits)
+            }
+        case .bf16:
+            for index in 0..<count {
+                output[index] = floatFromBFloat16(UInt16(bytes[index]) | UInt16(bytes[count + index]) << 8)
+            }
+        case .fp16:
+            for index in 0..<count {
+                output[index] = floatFromFloat16(UInt16(bytes[index]) | UInt16(bytes[count + index]) << 8)
+            }
         }
     }
 

@@ -20,7 +20,7 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
     case invalidRank(Int, size: Int)
     case invalidTag(Int32, maximum: Int32)
     case messageTooLarge(bytes: Int)
-    /// A wait for a peer ended without an answer; `peer` is nil for collectives.
+    /// A wait for a peer ended without a response; `peer` is nil for collectives.
     case timedOut(operation: String, peer: Int?, seconds: Double)
     /// A message whose contents do not match the scheduler's protocol.
     case malformedMessage(source: Int, tag: Int32, reason: String)
@@ -43,8 +43,8 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
         case .messageTooLarge(let bytes):
             return "message of \(bytes) bytes exceeds the MPI count limit of \(Int32.max) bytes; split it into smaller messages"
         case .timedOut(let operation, let peer, let seconds):
-            let who = peer.map { " from rank \($0)" } ?? ""
-            return "\(operation) timed out: no answer\(who) within \(formatSeconds(seconds)) s"
+            let peerText = peer.map { " from rank \($0)" } ?? ""
+            return "\(operation) timed out: no response\(peerText) within \(formatSeconds(seconds)) s"
         case .malformedMessage(let source, let tag, let reason):
             return "malformed scheduler message from rank \(source) (tag \(tag)): \(reason); "
                 + "every rank must run the same kvfactory build"

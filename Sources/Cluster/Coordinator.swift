@@ -1,6 +1,6 @@
 import Foundation
 
-/// Rank 0's side of the scheduler: answers workers, passes their results on and watches their heartbeats.
+/// Rank 0's side of the scheduler: responds to workers, passes their results on and watches their heartbeats.
 ///
 /// It returns once every worker has reported `done`. Any fault (a silent rank, a failed MPI call, a
 /// malformed message) ends the whole job through MPI_Abort after a message naming the rank, because the

@@ -6,8 +6,8 @@
 func bfloat16Bits(_ value: Float) -> UInt16 {
     let bits = value.bitPattern
     if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
-    // Adding 0x7FFF plus the lowest kept bit rounds to nearest, ties to even; a carry into the exponent
-    // is the correct result, including overflow to infinity.
+    // Adding 0x7FFF plus the lowest kept bit rounds to nearest with ties to even. A carry into the
+    // exponent gives the correct result, including overflow to infinity.
     let rounding = 0x7FFF + ((bits >> 16) & 1)
     return UInt16(truncatingIfNeeded: (bits &+ rounding) >> 16)
 }

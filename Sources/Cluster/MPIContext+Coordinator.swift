@@ -1,7 +1,7 @@
 import Foundation
 
 extension MPIContext {
-    /// Runs `body` on rank 0 only and tells every rank whether it succeeded. Collective.
+    /// Runs `body` on rank 0 only and broadcasts whether it succeeded. Collective.
     ///
     /// Returns body's value on rank 0 and nil on the other ranks. When body throws on rank 0, rank 0
     /// rethrows its error and every other rank throws `ClusterError.coordinatorFailed` with its text,

@@ -58,6 +58,9 @@ public final class MPIContext: @unchecked Sendable {
     private var abandonedSendBuffers: [[UInt8]] = []
     private let abandonedLock = NSLock()
 
+    /// A valid address for zero-length sends, because an empty array has no base address.
+    private static let emptyMessageBuffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+
     private static let stateLock = NSLock()
     private static var world: MPIContext?
     private static var finalized = false
@@ -81,7 +84,7 @@ public final class MPIContext: @unchecked Sendable {
         launcherVariables.contains { environment[$0] != nil }
     }
 
-    /// A context of size 1 that never calls into MPI.
+    /// Creates a context of size 1 that never calls into MPI.
     public static func singleProcess() -> MPIContext {
         MPIContext(rank: 0, size: 1, usesMPI: false, threadSupport: .multiple, maximumTag: Int32.max,
                    communicator: nil, ownsCommunicator: false)
@@ -154,10 +157,8 @@ public final class MPIContext: @unchecked Sendable {
         try requireNotFinalized("MPI_Isend")
 
         var request: MPI_Request?
-        var placeholder: UInt8 = 0
         let completed: Bool = try bytes.withUnsafeBytes { raw in
-            // Open MPI accepts any valid pointer for a zero-length message; an empty array has none.
-            let start = raw.baseAddress ?? withUnsafePointer(to: &placeholder) { UnsafeRawPointer($0) }
+            let start = raw.baseAddress ?? UnsafeRawPointer(MPIContext.emptyMessageBuffer)
             try MPIContext.check("MPI_Isend", MPI_Isend(start, Int32(bytes.count), kvf_mpi_byte(),
                                                         Int32(destination), tag, comm, &request))
             return try wait(&request, operation: "send to rank \(destination)", peer: destination, timeout: timeout,

@@ -3,7 +3,7 @@ import Foundation
 /// Writes a progress line such as "cells 12/60 (20.0%) elapsed 1m02s, ETA 4m10s" to stderr.
 ///
 /// On a terminal the line is redrawn in place with a carriage return at most every
-/// `terminalInterval` seconds; otherwise, for log files, a full line is written at most every
+/// `terminalInterval` seconds. Otherwise, as in log files, a full line is written at most every
 /// `logInterval` seconds. The last item always produces a line. The ETA assumes that the remaining
 /// cost runs at the rate of this run so far, in cost units per second, because items run in order
 /// of decreasing cost and a count-based rate would overestimate the time left. Thread-safe.
@@ -30,7 +30,7 @@ public final class ProgressReporter: @unchecked Sendable {
     ///   - alreadyDone: Items completed by an earlier run and skipped now.
     ///   - totalCost: Sum of the costs of all `total` items; nil counts every item as cost 1.
     ///   - alreadyDoneCost: Sum of the costs of the `alreadyDone` items.
-    ///   - isTerminal: Whether stderr is a terminal; nil asks isatty.
+    ///   - isTerminal: Whether stderr is a terminal; nil uses isatty(2).
     ///   - clock: Monotonic seconds; nil uses CLOCK_MONOTONIC.
     ///   - sink: Receives the text to write; stderr by default.
     public init(label: String = "cells", total: Int, alreadyDone: Int = 0, totalCost: Double? = nil,

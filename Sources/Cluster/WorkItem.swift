@@ -56,7 +56,7 @@ enum SchedulerMessage {
     case assign(WorkItem)
     /// Coordinator to worker: no items are left.
     case stop
-    /// Worker to coordinator: the result of the item it was assigned; it also asks for the next item.
+    /// Worker to coordinator: the result of the item it was assigned, which also requests the next item.
     case result(id: String, seconds: Double, outcome: WorkResult.Outcome)
     /// Worker to coordinator, from a background thread: the worker is alive.
     case heartbeat

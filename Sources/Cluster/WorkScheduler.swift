@@ -2,14 +2,14 @@ import Foundation
 
 /// Hands work items out dynamically from rank 0 to every rank, rank 0 included, most expensive first.
 ///
-/// Rank 0 runs a coordinator on a dedicated thread that answers the other ranks, while the calling thread
+/// Rank 0 runs a coordinator on a dedicated thread that responds to the other ranks, while the calling thread
 /// runs items like any worker, so a long item on rank 0 never delays the others. The order in which items
 /// are handed out is fixed by cost and id whatever the number of ranks; which rank runs an item varies.
 ///
 /// Faults: an item whose work function throws becomes a `.failure` result and the run goes on. A worker
 /// sends a heartbeat every `heartbeatInterval` seconds from a background thread; when rank 0 hears
 /// nothing from a rank for `heartbeatTimeout` seconds, it writes a message naming the rank and ends the
-/// job with MPI_Abort. A worker that gets no answer from rank 0 within the timeout does the same. Open
+/// job with MPI_Abort. A worker that gets no response from rank 0 within the timeout does the same. Open
 /// MPI's mpirun itself ends the job within seconds when a process exits or is killed.
 public final class WorkScheduler {
     public struct Configuration: Sendable {
@@ -50,8 +50,8 @@ public final class WorkScheduler {
     /// Only rank 0's `items` are used; other ranks receive their items from rank 0 and may pass an
     /// empty array. `work` runs on the calling thread of each rank. `onResult` runs on rank 0 only, once
     /// per item, never concurrently, from the calling thread or from the coordinator thread. When
-    /// `onResult` throws, rank 0 hands out no further items, drops results still arriving, and rethrows
-    /// that error once the other ranks have stopped; they return normally.
+    /// `onResult` throws, rank 0 hands out no further items and drops results still arriving. Once the
+    /// other ranks have stopped, rank 0 rethrows that error, while the other ranks return normally.
     public func run(items: [WorkItem],
                     work: (WorkItem) throws -> Data,
                     onResult: @escaping (WorkResult) throws -> Void) throws -> WorkSummary {
@@ -129,13 +129,13 @@ public final class WorkScheduler {
 
         try send(.ready, comm: comm)
         while true {
-            // The first answer may take long while rank 0 still loads its model; after it, the
-            // coordinator thread answers within milliseconds unless rank 0 is gone or hung.
+            // The first response may take long while rank 0 still loads its model. After it, the
+            // coordinator thread responds within milliseconds unless rank 0 is gone or hung.
             let message: MPIContext.Message
             do {
                 message = try comm.receive(from: 0, timeout: heartbeat == nil ? nil : timeout)
             } catch let error as ClusterError {
-                comm.abort(message: "\(prefix): rank 0 did not answer within \(formatSeconds(timeout)) s "
+                comm.abort(message: "\(prefix): rank 0 did not respond within \(formatSeconds(timeout)) s "
                     + "(\(error)); ending the job. Results already in the journal are kept; rerun to resume.")
             }
             if heartbeat == nil && sendsHeartbeats {

@@ -1,8 +1,8 @@
 // Multi-rank test program for the Cluster target, started by ClusterTests under mpirun.
 //
 // Every rank runs the work scheduler over synthetic items whose work is a fixed integer computation
-// followed by a sleep; rank 0 journals the results in --save-dir like a benchmark runner would, so
-// that tests can kill ranks mid-run and check that a rerun resumes without gaps or duplicates.
+// followed by a sleep. Rank 0 journals the results in --save-dir as a benchmark runner does, so tests
+// can kill ranks mid-run and check that a rerun resumes without gaps or duplicates.
 import Cluster
 import Foundation
 

@@ -50,7 +50,8 @@ final class ProgressReporterTests: XCTestCase {
         reporter.record(failed: true)
         reporter.record()
         XCTAssertEqual(output.count, 3)
-        XCTAssertTrue(output.allSatisfy { $0.hasSuffix("\n") && !$0.contains("\r") })
+        XCTAssertTrue(output.allSatisfy { $0.hasSuffix("\n") })
+        XCTAssertFalse(output.contains { $0.contains("\r") })
         XCTAssertEqual(output.last, "cells 5/5 (100.0%) elapsed 11s, done, 1 failed\n")
     }
 
