@@ -32,10 +32,18 @@ let package = Package(
         .target(name: "Modeling",
                 dependencies: ["TensorKernels", "ModelFormats", "Tokenization", "ChatTemplates", "KVPolicies"],
                 swiftSettings: releaseSpeed),
+        // Benchmarks: needle-in-a-haystack and LongBench data, prompts and their official metrics.
+        .target(name: "Benchmarks", dependencies: ["Tokenization"], swiftSettings: releaseSpeed),
+        // Reports: PNG (through zlib) and SVG heatmaps and charts.
+        .target(name: "Report", dependencies: ["CZlib"], swiftSettings: releaseSpeed),
+        // Cluster: MPI wrapper, work distribution across ranks, results journal and resume.
+        .target(name: "Cluster", dependencies: ["MPIShim", "CMPI", "CZstd"], swiftSettings: releaseSpeed),
+        // Multi-rank test program of the cluster layer, started by ClusterTests under mpirun.
+        .executableTarget(name: "cluster-selftest", dependencies: ["Cluster"], path: "Sources/ClusterSelfTest"),
         // The kvfactory command-line tool.
         .executableTarget(name: "KVFactoryCLI",
                           dependencies: ["Modeling", "ModelFormats", "Tokenization", "ChatTemplates", "KVPolicies",
-                                         "MPIShim", "CZstd", "CZlib"],
+                                         "Benchmarks", "Report", "Cluster", "CBLAS"],
                           swiftSettings: releaseSpeed),
 
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),
@@ -43,6 +51,9 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "ModelFormats"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "KVPoliciesTests", dependencies: ["KVPolicies"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "ModelingTests", dependencies: ["Modeling", "ModelFormats", "Tokenization", "ChatTemplates"]),
     ]
 )

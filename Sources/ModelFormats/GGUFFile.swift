@@ -121,9 +121,9 @@ public final class GGUFFile: @unchecked Sendable {
                 for d in 0..<dimensionCount {
                     let at = reader.offset
                     let extent = try reader.read(UInt64.self, field: "tensor[\(name)].ne[\(d)]")
-                    guard extent > 0, extent <= UInt64(size) * 8 else {
+                    guard extent > 0, extent <= UInt64(1) << 40 else {
                         throw GGUFError.invalidValue(path: path, field: "tensor[\(name)].ne[\(d)]", offset: at,
-                                                     detail: "extent \(extent) is zero or larger than the file could hold")
+                                                     detail: "extent \(extent) is zero or beyond any real model")
                     }
                     shape.append(Int(extent))
                 }
@@ -132,7 +132,8 @@ public final class GGUFFile: @unchecked Sendable {
                 raw.append(RawTensor(name: name, shape: shape, typeRaw: typeRaw, offset: offset, fieldOffset: fieldOffset))
             }
 
-            let dataStart = (reader.offset + alignment - 1) / alignment * alignment
+            // A file without tensors may end right after its header, with no padding.
+            let dataStart = tensorCount == 0 ? reader.offset : (reader.offset + alignment - 1) / alignment * alignment
             guard dataStart <= size else {
                 throw GGUFError.truncated(path: path, field: "tensor data section", offset: reader.offset,
                                           needed: dataStart - reader.offset, fileSize: size)
@@ -150,9 +151,9 @@ public final class GGUFFile: @unchecked Sendable {
                 var elements = 1
                 for extent in entry.shape {
                     let (product, overflow) = elements.multipliedReportingOverflow(by: extent)
-                    guard !overflow, product <= size * 8 else {
+                    guard !overflow, product <= 1 << 50 else {
                         throw GGUFError.invalidValue(path: path, field: "\(field).shape", offset: entry.fieldOffset,
-                                                     detail: "shape \(entry.shape) has more elements than the file could hold")
+                                                     detail: "shape \(entry.shape) has more elements than any real model")
                     }
                     elements = product
                 }
@@ -285,9 +286,12 @@ struct HeaderReader {
         let at = offset
         let raw = try read(T.self, field: field)
         let remaining = size - offset
-        guard raw >= 0, UInt64(raw) <= UInt64(limit), UInt64(raw) * UInt64(minimumBytesEach) <= UInt64(remaining) else {
-            throw GGUFError.invalidValue(path: path, field: field, offset: at,
-                                         detail: "count \(raw) exceeds the limit \(limit) or the \(remaining) bytes left in the file")
+        guard raw >= 0, UInt64(raw) <= UInt64(limit) else {
+            throw GGUFError.invalidValue(path: path, field: field, offset: at, detail: "count \(raw) exceeds the limit \(limit)")
+        }
+        let needed = Int(raw) * minimumBytesEach
+        guard needed <= remaining else {
+            throw GGUFError.truncated(path: path, field: "\(field) entries", offset: offset, needed: needed, fileSize: size)
         }
         return Int(raw)
     }
