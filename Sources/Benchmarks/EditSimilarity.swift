@@ -20,7 +20,7 @@ public enum EditSimilarity {
         return []
     }
 
-    /// `fuzz.ratio(a, b)` of fuzzywuzzy 0.18 with python-Levenshtein: 100 for equal strings
+    /// Returns `fuzz.ratio(a, b)` of fuzzywuzzy 0.18 with python-Levenshtein: 100 for equal strings
     /// (two empty strings included), 0 when one is empty, otherwise the indel similarity
     /// `1 - (|a| + |b| - 2·LCS) / (|a| + |b|)` over code points, times 100, rounded half to
     /// even (12.5 gives 12).
@@ -43,8 +43,9 @@ public enum EditSimilarity {
         return Int((100 * similarity).rounded(.toNearestOrEven))
     }
 
-    /// Length of the longest common subsequence of code points, by the bit-parallel method of
-    /// Allison and Dix (as refined by Hyyrö): one machine word holds 64 DP cells of a row.
+    /// Returns the length of the longest common subsequence of code points, computed by the
+    /// bit-parallel method of Allison and Dix as refined by Hyyrö, with 64 DP cells of a row in
+    /// one machine word.
     static func lcsLength(_ first: [Unicode.Scalar], _ second: [Unicode.Scalar]) -> Int {
         let pattern = first.count <= second.count ? first : second
         let text = first.count <= second.count ? second : first

@@ -96,9 +96,9 @@ public enum LongBenchMetric: String, CaseIterable, Sendable {
 
     // MARK: qa F1
 
-    /// SQuAD-style answer normalisation, in this order: lowercase (Python `str.lower`), delete
-    /// ASCII punctuation, replace the whole words a, an and the with a space (word boundaries
-    /// of Python's Unicode `\b`), and split on whitespace.
+    /// Normalizes a text as SQuAD-style answer checking does, in this order: lowercase (Python
+    /// `str.lower`), delete ASCII punctuation, replace the whole words a, an and the with a
+    /// space (word boundaries of Python's Unicode `\b`), and split on whitespace.
     static func normalizedTokens(_ text: String) -> [[Unicode.Scalar]] {
         let lowered = PythonText.lowercased(text)
         let withoutPunctuation = lowered.filter { !isASCIIPunctuation($0) }
@@ -162,10 +162,11 @@ public enum LongBenchMetric: String, CaseIterable, Sendable {
 
     // MARK: Classification, retrieval, count
 
-    /// The official classification score. Class names found as substrings of the prediction
-    /// are listed; entries that are substrings of the ground truth without being equal to it
-    /// are then removed while the list is walked, so the entry after each removal is skipped,
-    /// as in the official code. The score is 1/count if the ground truth is still listed.
+    /// Returns the official classification score. The class names found as substrings of the
+    /// prediction are listed. Entries that are substrings of the ground truth without being
+    /// equal to it are then removed while the list is walked, so the entry after each removal
+    /// is skipped, as in the official code. The score is 1/count if the ground truth is still
+    /// listed.
     static func classification(prediction: String, groundTruth: String, allClasses: [String]) -> Double {
         let predictionScalars = PythonText.scalars(prediction)
         let truth = PythonText.scalars(groundTruth)
@@ -186,8 +187,8 @@ public enum LongBenchMetric: String, CaseIterable, Sendable {
         return 1.0 / Double(matched.count)
     }
 
-    /// The share of `\d+` runs in the prediction that equal the paragraph number after
-    /// `marker` in the ground truth (string equality, so "07" differs from "7"), 0 without
+    /// Returns the share of `\d+` runs in the prediction that equal the paragraph number after
+    /// `marker` in the ground truth (string equality, so "07" differs from "7"), or 0 without
     /// numbers. A ground truth without the marker and a number makes the official code raise,
     /// so it throws.
     static func retrieval(prediction: String, groundTruth: String, marker: String) throws -> Double {
@@ -197,8 +198,8 @@ public enum LongBenchMetric: String, CaseIterable, Sendable {
         return share(of: target, in: PythonText.digitRuns(PythonText.scalars(prediction)))
     }
 
-    /// The share of `\d+` runs in the prediction that equal the ground truth string, 0
-    /// without numbers.
+    /// Returns the share of `\d+` runs in the prediction that equal the ground truth string,
+    /// or 0 without numbers.
     static func count(prediction: String, groundTruth: String) -> Double {
         share(of: PythonText.scalars(groundTruth), in: PythonText.digitRuns(PythonText.scalars(prediction)))
     }

@@ -25,8 +25,8 @@ public enum NeedleScore {
         return 2 * precision * recall / (precision + recall)
     }
 
-    /// The reference runner's `score`: `rouge1F × 10` (range 0 to 10), and 0 for an empty
-    /// response. The runner strips the response before scoring; pass it stripped.
+    /// Returns the reference runner's `score`: `rouge1F × 10` (range 0 to 10), and 0 for an
+    /// empty response. The runner strips the response before scoring, so pass it stripped.
     public static func runnerScore(response: String, needle: String) -> Double {
         guard !response.unicodeScalars.isEmpty else {
             return 0
@@ -34,7 +34,7 @@ public enum NeedleScore {
         return rouge1F(response: response, needle: needle) * 10
     }
 
-    /// The reference visualiser's score: the share of the distinct words of `expectedAnswer`
+    /// Returns the reference visualiser's score: the share of the distinct words of `expectedAnswer`
     /// that occur among the words of `response`. Words are the lowercased texts split on
     /// whitespace, so punctuation stays attached ("day." differs from "day"). Returns 0 for an
     /// expected answer without words, where the visualiser would divide by zero.
@@ -47,7 +47,7 @@ public enum NeedleScore {
         return Double(expected.intersection(responseWords).count) / Double(expected.count)
     }
 
-    /// The tokenizer of `rouge-score` with stemming: lowercase (Python `str.lower`), replace
+    /// Tokenizes as `rouge-score` with stemming does: lowercase (Python `str.lower`), replace
     /// every run of characters outside a-z and 0-9 with a space, split, and stem tokens longer
     /// than 3 characters with the Porter stemmer.
     public static func tokens(of text: String) -> [String] {

@@ -1,8 +1,9 @@
 /// The Porter stemmer of NLTK in its default mode, NLTK_EXTENSIONS, which the `rouge-score`
-/// package uses for ROUGE with stemming. Beyond Porter's published algorithm this mode keeps
-/// words of one or two characters, maps a table of irregular forms, and changes steps 1a, 1b,
-/// 1c and 2 (the "ies"/"ied" on four-letter words, y to i only after a consonant, "alli" first,
-/// "fulli" and "logi"). Checked against NLTK 3.10 on every word of the Paul Graham essays.
+/// package uses for ROUGE with stemming. Beyond Porter's published algorithm, this mode keeps
+/// words of one or two characters and maps a table of irregular forms. It also changes steps
+/// 1a, 1b, 1c and 2: "ies" and "ied" on four-letter words, y to i only after a consonant,
+/// "alli" first, and the "fulli" and "logi" rules. The golden test compares it with NLTK 3.10
+/// on every word of the Paul Graham essays.
 public enum PorterStemmer {
     typealias Word = [Unicode.Scalar]
 
@@ -43,8 +44,9 @@ public enum PorterStemmer {
         scalar == "a" || scalar == "e" || scalar == "i" || scalar == "o" || scalar == "u"
     }
 
-    /// A consonant is a letter other than a, e, i, o, u, and other than a y that follows a
-    /// consonant. Digits and other characters count as consonants.
+    /// Returns whether the letter at `index` is a consonant: a letter other than a, e, i, o, u,
+    /// and other than a y that follows a consonant. Digits and other characters count as
+    /// consonants.
     static func isConsonant(_ word: Word, _ index: Int) -> Bool {
         if isVowelLetter(word[index]) {
             return false
@@ -77,7 +79,8 @@ public enum PorterStemmer {
         return flags
     }
 
-    /// The measure m of the form [C](VC){m}[V]: the number of vowel-consonant boundaries.
+    /// Returns the measure m of the form [C](VC){m}[V], which is the number of vowel-consonant
+    /// boundaries.
     static func measure<C: Collection>(_ stem: C) -> Int where C.Element == Unicode.Scalar {
         let flags = consonantFlags(stem)
         var count = 0
@@ -95,8 +98,8 @@ public enum PorterStemmer {
         word.count >= 2 && word[word.count - 1] == word[word.count - 2] && isConsonant(word, word.count - 1)
     }
 
-    /// Condition *o: the word ends consonant-vowel-consonant and the last letter is not w, x
-    /// or y; NLTK also accepts a two-letter word vowel-consonant.
+    /// Tests condition *o: the word ends consonant-vowel-consonant and the last letter is not
+    /// w, x or y. NLTK also accepts a two-letter word vowel-consonant.
     static func endsCVC(_ word: Word) -> Bool {
         let count = word.count
         if count >= 3 && isConsonant(word, count - 3) && !isConsonant(word, count - 2) && isConsonant(word, count - 1) {

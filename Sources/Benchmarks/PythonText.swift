@@ -22,9 +22,9 @@ enum PythonText {
 
     // MARK: Character classes
 
-    /// Whether `str.isspace()` is true, which is also the separator set of `str.split()`.
-    /// The list is bidirectional classes WS, B and S plus category Zs; it has been stable
-    /// since Unicode 6.3.
+    /// Returns whether `str.isspace()` is true, which is also the separator set of
+    /// `str.split()`. The list is bidirectional classes WS, B and S plus category Zs, which
+    /// has been stable since Unicode 6.3.
     static func isWhitespace(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
@@ -34,8 +34,8 @@ enum PythonText {
         }
     }
 
-    /// Whether the regex class `\d` matches: any decimal digit (general category Nd), so
-    /// Arabic-Indic and fullwidth digits count, but superscripts do not.
+    /// Returns whether the regex class `\d` matches: any decimal digit (general category Nd),
+    /// so Arabic-Indic and fullwidth digits count, but superscripts do not.
     static func isDecimalDigit(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.isASCII {
             return scalar.value >= 0x30 && scalar.value <= 0x39
@@ -43,8 +43,8 @@ enum PythonText {
         return scalar.properties.generalCategory == .decimalNumber
     }
 
-    /// Whether the regex class `\w` matches: `str.isalnum()` (letters of categories L*, or any
-    /// numeric type) or the underscore. Combining marks are not word characters.
+    /// Returns whether the regex class `\w` matches: `str.isalnum()` (letters of categories
+    /// L*, or any numeric type) or the underscore. Combining marks are not word characters.
     static func isWordCharacter(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.isASCII {
             let value = scalar.value
@@ -61,8 +61,8 @@ enum PythonText {
 
     // MARK: Case mapping
 
-    /// `str.lower()`: the full lowercase mapping of each code point, with capital sigma
-    /// lowered to final sigma in the Final_Sigma context, as CPython does. No other
+    /// Lowercases as `str.lower()` does: the full lowercase mapping of each code point, with
+    /// capital sigma lowered to final sigma in the Final_Sigma context. No other
     /// context-dependent or language-specific rule applies.
     static func lowercased(_ text: Scalars) -> Scalars {
         var result = Scalars()
@@ -84,8 +84,8 @@ enum PythonText {
         lowercased(scalars(text))
     }
 
-    /// The Final_Sigma condition: a cased letter before the sigma and none after it, skipping
-    /// case-ignorable code points on both sides.
+    /// Tests the Final_Sigma condition: a cased letter before the sigma and none after it,
+    /// skipping case-ignorable code points on both sides.
     private static func isFinalSigma(_ text: Scalars, at index: Int) -> Bool {
         var before = index - 1
         while before >= 0 && text[before].properties.isCaseIgnorable {
@@ -103,8 +103,8 @@ enum PythonText {
 
     // MARK: Splitting and searching
 
-    /// `str.split()` without arguments: runs of whitespace separate words, and leading or
-    /// trailing whitespace yields no empty word.
+    /// Splits as `str.split()` without arguments does: runs of whitespace separate words, and
+    /// leading or trailing whitespace yields no empty word.
     static func splitWhitespace<C: Collection>(_ text: C) -> [Scalars] where C.Element == Unicode.Scalar {
         var words = [Scalars]()
         var current = Scalars()
@@ -124,8 +124,8 @@ enum PythonText {
         return words
     }
 
-    /// `str.split(sep)` with a one-character separator: every separator cuts, so empty pieces
-    /// are kept and the result has one more piece than there are separators.
+    /// Splits as `str.split(sep)` with a one-character separator does: every separator cuts,
+    /// so empty pieces are kept and the result has one more piece than there are separators.
     static func split(_ text: Scalars, separator: Unicode.Scalar) -> [ArraySlice<Unicode.Scalar>] {
         var pieces = [ArraySlice<Unicode.Scalar>]()
         var start = text.startIndex
@@ -137,8 +137,8 @@ enum PythonText {
         return pieces
     }
 
-    /// `needle in haystack` for strings: a code-point substring test. The empty string is
-    /// contained in every string.
+    /// Tests `needle in haystack` for strings, a code-point substring test. The empty string
+    /// is contained in every string.
     static func contains<H: Collection, N: Collection>(_ haystack: H, _ needle: N) -> Bool
     where H.Element == Unicode.Scalar, N.Element == Unicode.Scalar, H.Index == Int, N.Index == Int {
         let needleCount = needle.count
@@ -164,7 +164,7 @@ enum PythonText {
         return false
     }
 
-    /// All matches of the regex `\d+`: maximal runs of decimal digits, left to right.
+    /// Returns all matches of the regex `\d+`: maximal runs of decimal digits, left to right.
     static func digitRuns(_ text: Scalars) -> [Scalars] {
         var runs = [Scalars]()
         var current = Scalars()
@@ -182,7 +182,8 @@ enum PythonText {
         return runs
     }
 
-    /// The digits captured by the first match of `<prefix>(\d+)`, or nil when there is none.
+    /// Returns the digits captured by the first match of `<prefix>(\d+)`, or nil when there is
+    /// none.
     static func firstNumber(after prefix: Scalars, in text: Scalars) -> Scalars? {
         guard text.count > prefix.count else {
             return nil
@@ -204,9 +205,9 @@ enum PythonText {
 
     // MARK: Numbers
 
-    /// Python's `round(value, digits)` for floats: the decimal value closest to the exact
-    /// binary value, ties to even, read back as a double. glibc's `%.*f` rounds the exact
-    /// binary value the same way, so it stands in for CPython's correctly rounded dtoa.
+    /// Rounds as Python's `round(value, digits)` does for floats: the decimal value closest to
+    /// the exact binary value, ties to even, read back as a double. glibc's `%.*f` rounds the
+    /// exact binary value the same way, so it replaces CPython's correctly rounded dtoa.
     static func round(_ value: Double, digits: Int) -> Double {
         guard value.isFinite else {
             return value

@@ -3,8 +3,8 @@
 /// with every exception turned into a score of 0.
 ///
 /// The package's semantics (default `exclusive=True`):
-/// - each text is split on "." into sentences; empty pieces are dropped, whitespace inside a
-///   piece is collapsed, and a sentence's words are its pieces between single spaces. Words are
+/// - each text is split on "." into sentences. Empty pieces are dropped and whitespace inside
+///   a piece is collapsed to single spaces, which then separate the words. Words are
 ///   case-sensitive and keep all punctuation except ".".
 /// - `m` and `n` count the distinct words of the reference and of the hypothesis.
 /// - for every (reference sentence, hypothesis sentence) pair, one longest common subsequence

@@ -33,9 +33,9 @@ public struct MethodScores: Equatable, Sendable {
 /// LongBench scores of a results directory `<dir>/<dataset>/<Method>.json`, computed with the
 /// official metrics as LongBench's eval.py does, and written as results.json and results.csv.
 ///
-/// Unlike eval.py, which skips malformed JSON lines with a warning and knows only a fixed list
-/// of case-sensitive names, this scorer rejects malformed lines, matches method file names
-/// case-insensitively, and adds a cross-dataset average.
+/// Unlike eval.py, which skips malformed JSON lines with a warning and accepts only a fixed
+/// list of case-sensitive names, this scorer rejects malformed lines, matches method file
+/// names case-insensitively, and adds a cross-dataset average.
 public struct ScoreReport: Equatable, Sendable {
     /// Method names in the reference spelling, in report order.
     public static let methodNames = [
@@ -57,9 +57,9 @@ public struct ScoreReport: Equatable, Sendable {
 
     // MARK: Scoring
 
-    /// Scores every method file present under `path`. Throws when the directory holds no
-    /// prediction file, when a Chinese dataset that needs jieba holds one, or when any file is
-    /// invalid; nothing is written in that case.
+    /// Scores every method file present under `path`. Throws when the directory contains no
+    /// prediction file, when the folder of a Chinese dataset that needs jieba contains one, or
+    /// when any file is invalid. Nothing is written in that case.
     public static func scoreResultsDirectory(_ path: String) throws -> ScoreReport {
         let (jobs, ignored) = try findPredictionFiles(in: path)
         guard !jobs.isEmpty else {

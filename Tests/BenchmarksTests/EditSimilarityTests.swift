@@ -48,7 +48,7 @@ final class EditSimilarityTests: XCTestCase {
         XCTAssertEqual(EditSimilarity.codeScore(prediction: prediction, groundTruth: "x = 1"), 1)
     }
 
-    func testCodeLineIsEmptyWhenAllLinesAreComments() {
+    func testCodeLineEmptyForOnlyComments() {
         XCTAssertEqual(EditSimilarity.firstCodeLine(of: PythonText.scalars("# a\n// b")), [])
         XCTAssertEqual(EditSimilarity.codeScore(prediction: "# a\n// b", groundTruth: "x"), 0)
     }

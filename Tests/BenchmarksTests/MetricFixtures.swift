@@ -169,7 +169,7 @@ enum MetricFixtures {
     static let longBench = Result { try load(LongBench.self, "longbench_metrics.json") }
 }
 
-/// A short, printable form of a test input for failure messages.
+/// Returns a short, printable form of a test input for failure messages.
 func shown(_ text: String, limit: Int = 60) -> String {
     let escaped = text.debugDescription
     return escaped.count > limit ? String(escaped.prefix(limit)) + "…(\(text.unicodeScalars.count) code points)" : escaped

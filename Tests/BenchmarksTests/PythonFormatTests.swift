@@ -4,8 +4,8 @@ import XCTest
 final class PythonFormatTests: XCTestCase {
     private let values = ["context": "CTX {input} }{", "input": "Q?"]
 
-    /// The golden cases use the same values as the script; fields with a conversion, spec,
-    /// attribute or index are outside the supported subset and must throw instead.
+    /// The golden cases use the same values as the script. Fields with a conversion, spec,
+    /// attribute or index are outside the supported subset, so they must throw instead.
     func testFormatMatchesPython() throws {
         for golden in try MetricFixtures.longBench.get().format {
             let label = shown(golden.template)

@@ -10,9 +10,9 @@ depth, so that the recursion failure of `rouge` on long sentences is reproduced.
 
 Usage (from the repository root, with the packages installed):
     python scripts/golden/make_metric_fixtures.py
-Reads /work/shared/data/longbench (or $LONGBENCH_DIR) for real answers and
-/work/main/data/PaulGrahamEssays (or $ESSAYS_DIR) for the stemmer word list, and writes
-Tests/Fixtures/metrics/*.json.
+Reads the LongBench v1 jsonl files in $LONGBENCH_DIR for real answers and the Paul Graham
+essays in $ESSAYS_DIR for the stemmer word list (the defaults are this machine's copies),
+and writes Tests/Fixtures/metrics/*.json.
 """
 
 import glob
@@ -502,7 +502,11 @@ driver_datasets = {
 }
 driver_cases = []
 for dataset, samples in driver_datasets.items():
-    classes = trec_classes if dataset == "trec" else lsht_classes if dataset == "lsht" else None
+    classes = None
+    if dataset == "trec":
+        classes = trec_classes
+    elif dataset == "lsht":
+        classes = lsht_classes
     predictions = [sample[0] for sample in samples]
     answers = [sample[1] for sample in samples]
     driver_cases.append({
