@@ -17,6 +17,8 @@ struct SpecialTokenSplitter: Sendable {
         /// Control and unknown tokens are found only when special-token parsing is on; user-defined
         /// (added) tokens are always found, as in Hugging Face tokenizers and llama.cpp.
         let needsParseSpecial: Bool
+        /// Whitespace after the token in the input is dropped (llama.cpp's `rstrip` attribute).
+        let stripsFollowingWhitespace: Bool
     }
 
     /// Candidates sorted by text length, longest first, then by id.
@@ -26,12 +28,13 @@ struct SpecialTokenSplitter: Sendable {
     /// Whether any candidate text starts with a byte; the scan's fast rejection test.
     private let isFirstByte: [Bool]
 
-    init(vocabulary: Vocabulary) {
+    init(vocabulary: Vocabulary, rightStrippingTokenIds: Set<Int> = []) {
         var found: [Candidate] = []
         for id in 0..<vocabulary.count where !vocabulary.attributes[id].isDisjoint(with: .splitOut) {
             let attributes = vocabulary.attributes[id]
             found.append(Candidate(id: Int32(id), text: Array(vocabulary.texts[id].utf8),
-                                   needsParseSpecial: attributes.contains(.control) || attributes.contains(.unknown)))
+                                   needsParseSpecial: attributes.contains(.control) || attributes.contains(.unknown),
+                                   stripsFollowingWhitespace: rightStrippingTokenIds.contains(id)))
         }
         // NOTE: llama.cpp's sort leaves the order of equal-length texts unspecified; ordering them by id
         // differs from it only when two such texts overlap in the input.
@@ -82,8 +85,15 @@ struct SpecialTokenSplitter: Sendable {
         var position = 0
         for occurrence in accepted {
             if occurrence.start > position { fragments.append(.text(position..<occurrence.start)) }
-            fragments.append(.token(candidates[occurrence.candidate].id))
-            position = occurrence.start + candidates[occurrence.candidate].text.count
+            let candidate = candidates[occurrence.candidate]
+            fragments.append(.token(candidate.id))
+            position = occurrence.start + candidate.text.count
+            if candidate.stripsFollowingWhitespace {
+                // C `isspace`: space, tab, newline, vertical tab, form feed, carriage return.
+                while position < text.count && !claimed[position] && (text[position] == 0x20 || (0x09...0x0D).contains(text[position])) {
+                    position += 1
+                }
+            }
         }
         if position < text.count { fragments.append(.text(position..<text.count)) }
         return fragments

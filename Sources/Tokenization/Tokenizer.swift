@@ -57,7 +57,7 @@ public final class Tokenizer: Sendable {
         addEOS = configuration.addEOS
         addSpacePrefix = configuration.addSpacePrefix
         stopTokenIds = configuration.stopTokenIds
-        splitter = SpecialTokenSplitter(vocabulary: vocabulary)
+        splitter = SpecialTokenSplitter(vocabulary: vocabulary, rightStrippingTokenIds: configuration.rightStrippingTokenIds)
 
         switch configuration.kind {
         case .bytePair(let name, let entry):

@@ -19,11 +19,15 @@ struct TokenizerConfiguration {
     /// SentencePiece only: a space is written before text that starts the input or follows a special token.
     var addSpacePrefix: Bool
 
+    /// Split-out tokens that also remove the whitespace after them in the input text.
+    var rightStrippingTokenIds: Set<Int> = []
+
     /// Token texts that end generation, after llama.cpp's end-of-generation list for the model families
-    /// this package runs. llama.cpp also marks each of them as a control token.
+    /// this package runs. llama.cpp also marks each of them as a control token, so that, for example,
+    /// Qwen2's ordinary `</s>` entry is split out of input text as a special token.
     static let endOfGenerationTexts: Set<String> = [
         "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-        "<|end_of_text|>", "<EOT>",
+        "<|end_of_text|>", "<EOT>", "</s>",
     ]
 
     init(gguf: GGUFFile) throws {
@@ -106,6 +110,16 @@ struct TokenizerConfiguration {
         if addEOS && eosTokenId == nil {
             throw TokenizerError.invalidMetadata(key: "tokenizer.ggml.add_eos_token",
                                                  detail: "EOS is to be added but tokenizer.ggml.eos_token_id is missing")
+        }
+
+        // llama.cpp gives Phi-3 models, found by name, right-stripping special tokens except these three.
+        let modelName = (gguf.string("general.name") ?? "").lowercased()
+        if modelName.contains("phi-3") || modelName.contains("phi3") {
+            let exceptions: Set<String> = ["<unk>", "<s>", "<|endoftext|>"]
+            for id in 0..<count where !exceptions.contains(texts[id])
+                && (!attributes[id].isDisjoint(with: .splitOut) || texts[id] == "</s>") {
+                rightStrippingTokenIds.insert(id)
+            }
         }
 
         var stops = Set([eosTokenId, eotTokenId, eomTokenId].compactMap { $0 })

@@ -128,6 +128,16 @@ final class SmolLM2TokenizerTests: XCTestCase {
         XCTAssertEqual(decoder.finish(), "")
     }
 
+    func testEssaysMatchLlamaCpp() throws {
+        let tokenizer = try TestResources.smolLM2()
+        let essays = try TestResources.essays()
+        let expected = try fixture().essays
+        XCTAssertEqual(essays.utf8.count, expected.bytes, "the essays differ from those the fixture was made from")
+        let ids = tokenizer.encode(essays)
+        XCTAssertEqual(ids.count, expected.tokenCount)
+        XCTAssertEqual(TestResources.fnv1a64(ids), expected.idsFNV1a64)
+    }
+
     func testEssaysRoundTrip() throws {
         let tokenizer = try TestResources.smolLM2()
         let essays = try TestResources.essays()

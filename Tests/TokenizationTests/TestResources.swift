@@ -36,6 +36,18 @@ enum TestResources {
         return try files.map { try String(contentsOf: essaysDirectory.appendingPathComponent($0), encoding: .utf8) }.joined()
     }
 
+    /// FNV-1a (64-bit) over ids as little-endian 32-bit integers, in hexadecimal, as the fixture script computes it.
+    static func fnv1a64(_ ids: [Int]) -> String {
+        var value: UInt64 = 0xCBF2_9CE4_8422_2325
+        for id in ids {
+            for shift in stride(from: 0, to: 32, by: 8) {
+                value = (value ^ UInt64((UInt32(truncatingIfNeeded: id) >> UInt32(shift)) & 0xFF)) &* 0x100_0000_01B3
+            }
+        }
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
     static func decodeFixture<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
         let data = try Data(contentsOf: fixtures.appendingPathComponent(name))
         return try JSONDecoder().decode(type, from: data)
@@ -64,11 +76,25 @@ struct ModelFixture: Decodable {
     let eosTokenId: Int
     let addBOS: Bool
     let addEOS: Bool
+    struct Essays: Decodable {
+        let bytes: Int
+        let tokenCount: Int
+        let idsFNV1a64: String
+
+        enum CodingKeys: String, CodingKey {
+            case bytes
+            case tokenCount = "token_count"
+            case idsFNV1a64 = "ids_fnv1a64"
+        }
+    }
+
     let endOfGenerationIds: [Int]
     let cases: [Case]
+    /// Count and hash of the ids of all the essays.
+    let essays: Essays
 
     enum CodingKeys: String, CodingKey {
-        case cases
+        case cases, essays
         case vocabularySize = "vocabulary_size"
         case bosTokenId = "bos_token_id"
         case eosTokenId = "eos_token_id"

@@ -10,7 +10,8 @@ pieces longer than 32 bytes.
 
 Outputs:
 - Tests/Fixtures/tokenizer/smollm2.json: ids and decoded text for the real SmolLM2 model, for prose,
-  code, digits, Unicode, whitespace runs, special tokens and the first 5000 characters of the essays.
+  code, digits, Unicode, whitespace runs, special tokens and the first 5000 characters of the essays,
+  plus the count and FNV-1a hash of the ids of all the essays.
 - Tests/Fixtures/tokenizer/vocab-files.json: ids for the same texts on llama.cpp's vocab-only files
   (see scripts/fetch-vocab-fixtures.sh), including `ggml-vocab-gpt-2.gguf` with its pre-tokenizer
   rewritten to `default`. The Swift tests skip these cases when the vocab files are absent.
@@ -109,15 +110,24 @@ class Vocab:
         llama_cpp.llama_model_free(self.model)
 
 
-def essay_prefix(directory: Path) -> str:
+def read_essays(directory: Path) -> str:
+    """The essays in file-name order, joined with no separator."""
     files = sorted(directory.glob("*.txt"), key=lambda path: path.name)
     if not files:
         raise SystemExit(f"no essays in {directory}; run scripts/setup.sh or pass --essays")
-    joined = "".join(path.read_text(encoding="utf-8") for path in files)
-    return joined[:ESSAY_PREFIX_CHARACTERS]
+    return "".join(path.read_text(encoding="utf-8") for path in files)
 
 
-def model_fixture(model_path: Path, texts: list[tuple[str, str]]) -> dict:
+def fnv1a64(ids: list[int]) -> str:
+    """FNV-1a (64-bit) over the ids as little-endian 32-bit integers, in hexadecimal."""
+    value = 0xCBF29CE484222325
+    for token in ids:
+        for byte in token.to_bytes(4, "little"):
+            value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}"
+
+
+def model_fixture(model_path: Path, texts: list[tuple[str, str]], essays: str) -> dict:
     vocab = Vocab(model_path)
     cases = []
     for name, text in texts:
@@ -141,6 +151,10 @@ def model_fixture(model_path: Path, texts: list[tuple[str, str]]) -> dict:
         "end_of_generation_ids": vocab.end_of_generation_ids(),
         "cases": cases,
     }
+    # All the essays are too long to store as ids; their count and hash pin the sequence instead.
+    essay_ids = vocab.tokenize(essays, add_special=True, parse_special=True)
+    fixture["essays"] = {"bytes": len(essays.encode("utf-8")), "token_count": len(essay_ids),
+                         "ids_fnv1a64": fnv1a64(essay_ids)}
     vocab.close()
     return fixture
 
@@ -210,9 +224,10 @@ def main() -> None:
 
     llama_cpp.llama_backend_init()
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    essays = ("essays prefix", essay_prefix(arguments.essays))
+    essays = read_essays(arguments.essays)
+    prefix_case = ("essays prefix", essays[:ESSAY_PREFIX_CHARACTERS])
 
-    write_json(OUTPUT / "smollm2.json", model_fixture(arguments.model, TEXTS + [essays]))
+    write_json(OUTPUT / "smollm2.json", model_fixture(arguments.model, TEXTS + [prefix_case], essays))
     write_json(OUTPUT / "vocab-files.json", vocab_fixture(arguments.vocab_dir, TEXTS))
     print(f"wrote {OUTPUT / 'smollm2.json'} and {OUTPUT / 'vocab-files.json'}")
 
