@@ -4,71 +4,89 @@ import TensorKernels
 
 extension TransformerModel {
     /// Query rows per block of the prefill attention. Small blocks waste little work on the masked upper
-    /// triangle of the causal block; 128 keeps the BLAS calls large enough to run near peak.
+    /// triangle of the causal block, and 128 rows (times the GQA group) keep the BLAS calls efficient.
     static let attentionBlockRows = 128
 
     /// Computes the causal self-attention of the `tokenCount` new rows over the cache rows of each query
     /// head's stored head.
     ///
     /// The new rows are the last `tokenCount` rows of every stored head, in position order, and any earlier
-    /// rows belong to earlier positions. Work items are (query head, query block) pairs. Each item writes its
-    /// own slice of the output, so the result does not depend on the thread count.
+    /// rows belong to earlier positions. A work item is one stored head and one block of query rows, for all
+    /// query heads that read that stored head (a GQA group with a per-KV-head cache), so each key block is
+    /// packed once for the whole group. Each item writes its own slice of the output, so the result does not
+    /// depend on the thread count.
     func prefillAttention(layerCache: LayerCache, tokenCount: Int, firstPosition: Int, scratch: PrefillScratch) {
         let headDim = config.headDim, queryDim = config.queryDim
         let blockRows = Self.attentionBlockRows
         let blocks = (tokenCount + blockRows - 1) / blockRows
-        let items = config.headCount * blocks
+        let storedHeads = layerCache.heads.count
+        let group = layerCache.granularity == .kvHead ? config.groupSize : 1
         let scale = 1 / Float(headDim).squareRoot()
         let window = config.slidingWindow
         let queries = scratch.queries.pointer, output = scratch.attentionOutput.pointer
 
-        Threading.withSingleThreadedBLAS {
-            ParallelFor.runRanges(items, threads: threads) { worker, range in
-                let scores = scratch.scores[worker].pointer
-                for item in range {
-                    let queryHead = item / blocks
-                    let first = (item % blocks) * blockRows
-                    let end = min(tokenCount, first + blockRows)
-                    let rows = end - first
-                    let head = layerCache.heads[layerCache.storedHead(forQueryHead: queryHead)]
-                    let prior = head.count - tokenCount
-                    // New keys before `lowest` are outside the window of every query in this block.
-                    let lowest = window.map { max(0, first - $0 + 1) } ?? 0
-                    let newKeys = end - lowest
-                    let columns = prior + newKeys
-                    let query = queries + first * queryDim + queryHead * headDim
+        ParallelFor.runDynamic(storedHeads * blocks, threads: threads) { worker, item in
+            // Late blocks attend to more keys; starting with them lets the dynamic schedule end evenly.
+            let block = blocks - 1 - item / storedHeads
+            let stored = item % storedHeads
+            let head = layerCache.heads[stored]
+            let firstQueryHead = stored * group
+            let first = block * blockRows
+            let end = min(tokenCount, first + blockRows)
+            let rows = end - first
+            let prior = head.count - tokenCount
+            // New keys before `lowest` are outside the window of every query in this block.
+            let lowest = window.map { max(0, first - $0 + 1) } ?? 0
+            let newKeys = end - lowest
+            let columns = prior + newKeys
+            let groupRows = group * rows
 
-                    if prior > 0 {
-                        BLAS.gemmTransposedB(m: rows, n: prior, k: headDim, alpha: scale, a: query, lda: queryDim,
-                                             b: head.keys, ldb: headDim, c: scores, ldc: columns)
-                    }
-                    BLAS.gemmTransposedB(m: rows, n: newKeys, k: headDim, alpha: scale, a: query, lda: queryDim,
-                                         b: head.keys + (prior + lowest) * headDim, ldb: headDim,
-                                         c: scores + prior, ldc: columns)
+            // Gather the group's queries as rows (member, row), then score them against the keys.
+            let gathered = scratch.gathered[worker].pointer
+            for member in 0..<group {
+                for row in 0..<rows {
+                    (gathered + (member * rows + row) * headDim)
+                        .update(from: queries + (first + row) * queryDim + (firstQueryHead + member) * headDim, count: headDim)
+                }
+            }
+            let scores = scratch.scores[worker].pointer
+            if prior > 0 {
+                BLAS.gemmTransposedB(m: groupRows, n: prior, k: headDim, alpha: scale, a: gathered, lda: headDim,
+                                     b: head.keys, ldb: headDim, c: scores, ldc: columns)
+            }
+            BLAS.gemmTransposedB(m: groupRows, n: newKeys, k: headDim, alpha: scale, a: gathered, lda: headDim,
+                                 b: head.keys + (prior + lowest) * headDim, ldb: headDim, c: scores + prior, ldc: columns)
 
-                    for row in 0..<rows {
-                        let line = scores + row * columns
-                        let index = first + row
-                        if let window, prior > 0 {
-                            let position = firstPosition + index
-                            for key in 0..<prior where position - Int(head.positions[key]) >= window {
-                                line[key] = -.infinity
-                            }
+            // Causal mask and softmax; keys after the query's own position get weight 0 without an exponential.
+            for member in 0..<group {
+                for row in 0..<rows {
+                    let line = scores + (member * rows + row) * columns
+                    let index = first + row
+                    if let window {
+                        let position = firstPosition + index
+                        for key in 0..<prior where position - Int(head.positions[key]) >= window {
+                            line[key] = -.infinity
                         }
-                        let firstVisible = window.map { max(lowest, index - $0 + 1) } ?? lowest
-                        for key in lowest..<firstVisible { line[prior + key - lowest] = -.infinity }
-                        for key in (index + 1)..<max(index + 1, end) { line[prior + key - lowest] = -.infinity }
-                        VectorOps.softmax(line, count: columns)
+                        for key in lowest..<max(lowest, index - window + 1) { line[prior + key - lowest] = -.infinity }
                     }
+                    let visible = prior + index - lowest + 1
+                    VectorOps.softmax(line, count: visible)
+                    (line + visible).update(repeating: 0, count: columns - visible)
+                }
+            }
 
-                    let out = output + first * queryDim + queryHead * headDim
-                    if prior > 0 {
-                        BLAS.gemm(m: rows, n: headDim, k: prior, a: scores, lda: columns, b: head.values, ldb: headDim,
-                                  c: out, ldc: queryDim)
-                    }
-                    BLAS.gemm(m: rows, n: headDim, k: newKeys, a: scores + prior, lda: columns,
-                              b: head.values + (prior + lowest) * headDim, ldb: headDim,
-                              beta: prior > 0 ? 1 : 0, c: out, ldc: queryDim)
+            // Weighted values into the gathered rows, which the scores no longer need, then scatter them.
+            if prior > 0 {
+                BLAS.gemm(m: groupRows, n: headDim, k: prior, a: scores, lda: columns, b: head.values, ldb: headDim,
+                          c: gathered, ldc: headDim)
+            }
+            BLAS.gemm(m: groupRows, n: headDim, k: newKeys, a: scores + prior, lda: columns,
+                      b: head.values + (prior + lowest) * headDim, ldb: headDim,
+                      beta: prior > 0 ? 1 : 0, c: gathered, ldc: headDim)
+            for member in 0..<group {
+                for row in 0..<rows {
+                    (output + (first + row) * queryDim + (firstQueryHead + member) * headDim)
+                        .update(from: gathered + (member * rows + row) * headDim, count: headDim)
                 }
             }
         }

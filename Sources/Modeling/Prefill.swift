@@ -61,8 +61,8 @@ extension TransformerModel {
         }
         try validate(cache: cache, policy: policy)
         try checkPromptFits(tokenCount: tokenCount, cache: cache)
-        let scratch = PrefillScratch(config: config, tokenCount: tokenCount, cache: cache, threads: threads)
-        scratch.fillRopeTables(rope: rope, firstPosition: cache.processedTokens)
+        let scratch = prefillScratch(tokenCount: tokenCount, cache: cache)
+        scratch.fillRopeTables(rope: rope, firstPosition: cache.processedTokens, tokens: tokenCount)
 
         try hidden.withUnsafeMutableBufferPointer { buffer in
             for (index, weights) in blocks.enumerated() {
@@ -72,6 +72,22 @@ extension TransformerModel {
         }
         cache.processedTokens += tokenCount
         prefillLengths[ObjectIdentifier(cache)] = cache.processedTokens
+    }
+
+    /// Returns scratch buffers large enough for `tokenCount` new rows over the rows already in `cache`.
+    func prefillScratch(tokenCount: Int, cache: KVCache) -> PrefillScratch {
+        var priorKeys = 0
+        for layer in cache.layers {
+            for head in layer.heads { priorKeys = max(priorKeys, head.count) }
+        }
+        let keys = priorKeys + tokenCount
+        if let scratch = cachedPrefillScratch, scratch.fits(tokens: tokenCount, keys: keys, workers: threads) {
+            return scratch
+        }
+        cachedPrefillScratch = nil
+        let scratch = PrefillScratch(config: config, tokenCapacity: tokenCount, keyCapacity: keys, workers: threads)
+        cachedPrefillScratch = scratch
+        return scratch
     }
 
     /// Final RMSNorm and LM head on the hidden rows at `positions`. Last stage only.
@@ -208,8 +224,11 @@ extension TransformerModel {
     }
 }
 
-/// Buffers of one prefill call, shared by all its layers.
+/// Buffers of the prefill, kept by the model between calls and grown when a call needs more.
 final class PrefillScratch {
+    let tokenCapacity: Int
+    let keyCapacity: Int
+    let workers: Int
     /// Post-RoPE queries of every prompt row, `[tokens, queryDim]`.
     let queries: FloatBuffer
     /// Attention output of every prompt row, `[tokens, queryDim]`.
@@ -221,31 +240,35 @@ final class PrefillScratch {
     /// RoPE tables, `[tokens, headDim / 2]`.
     let cosines: FloatBuffer
     let sines: FloatBuffer
-    /// Attention scores, one `[attentionBlockRows, maxKeys]` block per worker.
+    /// Attention scores, one `[groupSize * attentionBlockRows, keyCapacity]` block per worker.
     let scores: [FloatBuffer]
-    let maxKeys: Int
+    /// Gathered queries, then attention outputs, of one GQA group: `[groupSize * attentionBlockRows, headDim]` per worker.
+    let gathered: [FloatBuffer]
 
-    init(config: ModelConfig, tokenCount: Int, cache: KVCache, threads: Int) {
-        queries = FloatBuffer(count: tokenCount * config.queryDim)
-        attentionOutput = FloatBuffer(count: tokenCount * config.queryDim)
-        let rows = min(tokenCount, TransformerModel.prefillChunkRows)
-        normed = FloatBuffer(count: rows * config.hiddenSize)
-        chunk = FloatBuffer(count: rows * max(config.queryDim + 2 * config.kvDim, 2 * config.intermediateSize))
-        cosines = FloatBuffer(count: tokenCount * config.headDim / 2)
-        sines = FloatBuffer(count: tokenCount * config.headDim / 2)
-        var priorKeys = 0
-        for layer in cache.layers {
-            for head in layer.heads { priorKeys = max(priorKeys, head.count) }
-        }
-        maxKeys = priorKeys + tokenCount
-        let blockRows = min(tokenCount, TransformerModel.attentionBlockRows)
-        scores = (0..<max(1, threads)).map { _ in FloatBuffer(count: blockRows * (priorKeys + tokenCount)) }
+    init(config: ModelConfig, tokenCapacity: Int, keyCapacity: Int, workers: Int) {
+        self.tokenCapacity = tokenCapacity
+        self.keyCapacity = keyCapacity
+        self.workers = workers
+        queries = FloatBuffer(count: tokenCapacity * config.queryDim, zeroed: false)
+        attentionOutput = FloatBuffer(count: tokenCapacity * config.queryDim, zeroed: false)
+        let rows = min(tokenCapacity, TransformerModel.prefillChunkRows)
+        normed = FloatBuffer(count: rows * config.hiddenSize, zeroed: false)
+        chunk = FloatBuffer(count: rows * max(config.queryDim + 2 * config.kvDim, 2 * config.intermediateSize), zeroed: false)
+        cosines = FloatBuffer(count: tokenCapacity * config.headDim / 2, zeroed: false)
+        sines = FloatBuffer(count: tokenCapacity * config.headDim / 2, zeroed: false)
+        let groupRows = config.groupSize * min(tokenCapacity, TransformerModel.attentionBlockRows)
+        scores = (0..<workers).map { _ in FloatBuffer(count: groupRows * keyCapacity, zeroed: false) }
+        gathered = (0..<workers).map { _ in FloatBuffer(count: groupRows * config.headDim, zeroed: false) }
     }
 
-    func fillRopeTables(rope: RotaryEmbedding, firstPosition: Int) {
+    func fits(tokens: Int, keys: Int, workers: Int) -> Bool {
+        tokens <= tokenCapacity && keys <= keyCapacity && workers <= self.workers
+    }
+
+    /// Fills the RoPE tables of positions `firstPosition ..< firstPosition + tokens`.
+    func fillRopeTables(rope: RotaryEmbedding, firstPosition: Int, tokens: Int) {
         let half = rope.headDim / 2
-        let rows = cosines.count / max(half, 1)
-        for row in 0..<rows {
+        for row in 0..<tokens {
             rope.fillTable(position: firstPosition + row, cos: cosines.pointer + row * half, sin: sines.pointer + row * half)
         }
     }

@@ -28,6 +28,8 @@ public final class TransformerModel {
     let outputHead: WeightMatrix?
     let rope: RotaryEmbedding
     let decodeBuffers: DecodeBuffers
+    /// Prefill buffers of the largest prefill so far, reused so repeated prefills do not fault in fresh pages.
+    var cachedPrefillScratch: PrefillScratch?
     /// `processedTokens` of each cache at the end of its last prefill, to number decode steps for the policies.
     var prefillLengths: [ObjectIdentifier: Int] = [:]
 

@@ -5,10 +5,12 @@ public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
 
-    public init(count: Int) {
+    /// - Parameter zeroed: whether to fill the buffer with zeros; scratch buffers that are always written
+    ///   before they are read skip it, which saves touching every page up front.
+    public init(count: Int, zeroed: Bool = true) {
         self.count = count
         pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        if zeroed { pointer.initialize(repeating: 0, count: max(count, 1)) }
     }
 
     deinit { pointer.deallocate() }
@@ -36,9 +38,6 @@ public final class WeightMatrix: @unchecked Sendable {
     /// computes it: fixed slices make the output identical for any thread count.
     let sliceRows: Int
 
-    /// Activation rows per tile of the batched product.
-    static let tileRows = 128
-
     public init(rows: Int, columns: Int) {
         self.rows = rows
         self.columns = columns
@@ -58,9 +57,10 @@ public final class WeightMatrix: @unchecked Sendable {
 
     /// `output[t, 0..<rows] = input[t, 0..<columns] * W^T (+ output when accumulating)` for `t < count`.
     ///
-    /// Strides are in floats. The product is cut into fixed tiles of `tileRows` activation rows by
-    /// `sliceRows` matrix rows, run on `threads` threads with single-threaded BLAS calls. The caller must
-    /// have limited OpenBLAS to one thread (see `Threading.withSingleThreadedBLAS`).
+    /// Strides are in floats. The product is cut into fixed slices of `sliceRows` matrix rows, each a
+    /// single-threaded BLAS call over all `count` activation rows, run on `threads` threads. Each slice of
+    /// the matrix is then read from memory once per call. The caller must have limited OpenBLAS to one
+    /// thread (see `Threading.withSingleThreadedBLAS`).
     public func multiply(count: Int, input: UnsafePointer<Float>, inputStride: Int,
                          output: UnsafeMutablePointer<Float>, outputStride: Int, accumulate: Bool = false,
                          threads: Int) {
@@ -68,21 +68,17 @@ public final class WeightMatrix: @unchecked Sendable {
             multiplyVector(input, output: output, accumulate: accumulate, threads: threads)
             return
         }
-        let tileRows = Self.tileRows, sliceRows = self.sliceRows
-        let rowTiles = (count + tileRows - 1) / tileRows
+        let sliceRows = self.sliceRows
         let slices = (rows + sliceRows - 1) / sliceRows
         let values = self.values, columns = self.columns, rows = self.rows
-        ParallelFor.run(rowTiles * slices, threads: threads) { tile in
-            let firstInput = (tile / slices) * tileRows
-            let firstRow = (tile % slices) * sliceRows
-            let inputCount = min(tileRows, count - firstInput)
+        ParallelFor.run(slices, threads: threads) { slice in
+            let firstRow = slice * sliceRows
             let rowCount = min(sliceRows, rows - firstRow)
             switch self.storage {
             case .float32:
-                BLAS.gemmTransposedB(m: inputCount, n: rowCount, k: columns,
-                                     a: input + firstInput * inputStride, lda: inputStride,
+                BLAS.gemmTransposedB(m: count, n: rowCount, k: columns, a: input, lda: inputStride,
                                      b: values + firstRow * columns, ldb: columns, beta: accumulate ? 1 : 0,
-                                     c: output + firstInput * outputStride + firstRow, ldc: outputStride)
+                                     c: output + firstRow, ldc: outputStride)
             }
         }
     }

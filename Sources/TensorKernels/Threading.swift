@@ -1,10 +1,11 @@
 import CBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Thread-count control shared by OpenBLAS and the kernels' own parallel loops.
 public enum Threading {
-    /// The thread count used when the user sets none: the cores this process may use, divided by the number of
+    /// Returns the thread count to use when the user sets none: the cores this process may use, divided by the number of
     /// MPI ranks on this node so that co-located ranks do not oversubscribe the cores.
     ///
     /// The ranks per node come from `OMPI_COMM_WORLD_LOCAL_SIZE` (Open MPI) or `MPI_LOCALNRANKS` (MPICH);
@@ -15,7 +16,7 @@ public enum Threading {
         return max(1, cores / ranks)
     }
 
-    /// MPI ranks on this node according to the launcher's environment, at least 1.
+    /// Returns the MPI ranks on this node according to the launcher's environment, at least 1.
     public static func localRankCount(environment: [String: String]) -> Int {
         for key in ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"] {
             if let text = environment[key], let value = Int(text), value > 0 { return value }
@@ -45,7 +46,7 @@ public enum Threading {
     }
 }
 
-/// Parallel loops over index ranges with a split that does not depend on the number of threads.
+/// Parallel loops over index ranges.
 ///
 /// Each index is processed exactly once by `body`, which must write only outputs owned by that index.
 /// Results are then identical for any thread count, as long as `body(i)` itself is deterministic.
@@ -82,7 +83,28 @@ public enum ParallelFor {
         }
     }
 
-    /// The contiguous slice of `0..<count` that worker `worker` of `workers` handles; slices differ in
+    /// Calls `body(worker, index)` for every index in `0..<count`; each worker takes the next unclaimed index
+    /// when it finishes one, which balances items of unequal cost.
+    ///
+    /// `worker` is below `min(threads, count)` and selects per-worker scratch. Which worker runs an index
+    /// varies from run to run, so the output of an index must not depend on the worker.
+    public static func runDynamic(_ count: Int, threads: Int, _ body: (_ worker: Int, _ index: Int) -> Void) {
+        let workers = min(threads, count)
+        if workers <= 1 {
+            for index in 0..<count { body(0, index) }
+            return
+        }
+        let next = AtomicCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            while true {
+                let index = next.value.add(1, ordering: .relaxed).oldValue
+                if index >= count { break }
+                body(worker, index)
+            }
+        }
+    }
+
+    /// Returns the contiguous slice of `0..<count` that worker `worker` of `workers` handles; slices differ in
     /// length by at most one.
     @inlinable
     public static func workerRange(_ worker: Int, of workers: Int, count: Int) -> Range<Int> {
@@ -91,4 +113,9 @@ public enum ParallelFor {
         let start = worker * base + min(worker, extra)
         return start..<(start + base + (worker < extra ? 1 : 0))
     }
+}
+
+/// A shared claim counter for `ParallelFor.runDynamic`.
+final class AtomicCounter: @unchecked Sendable {
+    let value = Atomic<Int>(0)
 }
