@@ -11,24 +11,29 @@ public enum FastExp {
 
     @inlinable @inline(__always)
     public static func exp(_ x: Vector) -> Vector {
-        let clamped = x.clamped(lowerBound: Vector(repeating: -87), upperBound: Vector(repeating: 88))
+        // Selects instead of `clamped(lowerBound:upperBound:)`, which does not inline to vector code.
+        let low = Vector(repeating: -87), high = Vector(repeating: 88)
+        var clamped = x.replacing(with: low, where: x .< low)
+        clamped.replace(with: high, where: clamped .> high)
         // Adding 1.5 * 2^23 rounds x / ln 2 to the nearest integer n and leaves n in the low mantissa bits.
         let shifter = Vector(repeating: 12_582_912)
         let t = (clamped * 1.442_695_04) + shifter
         let n = t - shifter
-        // r = x - n * ln 2, with ln 2 split into a high part exact in float32 and a low correction.
-        var r = clamped.addingProduct(n, Vector(repeating: -0.693_145_751_953_125))
-        r = r.addingProduct(n, Vector(repeating: -1.428_606_820_309_417_3e-6))
+        // r = x - n * ln 2, with ln 2 split into a high part of 16 significant bits and a low correction,
+        // so n * high is exact without a fused multiply-add.
+        var r = clamped - n * 0.693_145_751_953_125
+        r = r - n * 1.428_606_820_309_417_3e-6
 
-        // Horner evaluation of sum r^k / k! for k = 0...7.
+        // Horner evaluation of sum r^k / k! for k = 0...7. Plain multiply and add: `addingProduct` becomes a
+        // libm call per lane unless the build enables FMA instructions.
         var p = Vector(repeating: 1.0 / 5040)
-        p = Vector(repeating: 1.0 / 720).addingProduct(p, r)
-        p = Vector(repeating: 1.0 / 120).addingProduct(p, r)
-        p = Vector(repeating: 1.0 / 24).addingProduct(p, r)
-        p = Vector(repeating: 1.0 / 6).addingProduct(p, r)
-        p = Vector(repeating: 0.5).addingProduct(p, r)
-        p = Vector(repeating: 1).addingProduct(p, r)
-        p = Vector(repeating: 1).addingProduct(p, r)
+        p = p * r + 1.0 / 720
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
 
         // 2^n as float bits: the biased exponent n + 127 in bits 23...30. The bits of t are 0x4B40_0000 + n.
         let bits = unsafeBitCast(t, to: SIMD8<UInt32>.self)

@@ -22,7 +22,7 @@ public enum VectorOps {
         var i = 0
         while i + 8 <= count {
             let v = load(x + i)
-            accumulator = accumulator.addingProduct(v, v)
+            accumulator += v * v
             i += 8
         }
         var sum = accumulator.sum()
@@ -101,7 +101,8 @@ public enum VectorOps {
         var best = Vector(repeating: -.infinity)
         var i = 0
         while i + 8 <= count {
-            best = pointwiseMax(best, load(x + i))
+            let v = load(x + i)
+            best.replace(with: v, where: v .> best)
             i += 8
         }
         var result = best.max()
