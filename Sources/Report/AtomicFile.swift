@@ -13,9 +13,11 @@ enum AtomicFile {
             throw ReportError.writeFailed(path: path, reason: "cannot create the directory \(directory): \(error.localizedDescription)")
         }
 
-        // The process id keeps concurrent writers (for example MPI ranks) off each other's temporary file.
-        let temporaryPath = "\(path).tmp-\(getpid())"
-        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // A random suffix keeps concurrent writers, such as MPI ranks on a shared file system, off each
+        // other's temporary file, and O_EXCL makes a collision fail instead of sharing the file.
+        let suffix = UUID().uuidString.prefix(8)
+        let temporaryPath = "\(path).tmp-\(getpid())-\(suffix)"
+        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard descriptor >= 0 else {
             throw ReportError.writeFailed(path: path, reason: "cannot create \(temporaryPath): \(String(cString: strerror(errno)))")
         }

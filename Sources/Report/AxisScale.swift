@@ -8,11 +8,11 @@ struct AxisTick: Equatable {
 
 /// A mapping from data values to pixels along one axis, linear or base-2 logarithmic.
 struct AxisScale {
-    /// Data range shown, in data units; both ends are positive on a log scale.
+    /// Data range shown, in data units. Both ends are positive on a log scale.
     var lower: Double
     var upper: Double
     var logarithmic: Bool
-    /// Pixel positions of `lower` and `upper`; for a y axis the lower value sits at the larger pixel.
+    /// Pixel positions of `lower` and `upper`. On a y axis the lower value sits at the larger pixel.
     var pixelLower: Double
     var pixelUpper: Double
 
@@ -27,9 +27,9 @@ struct AxisScale {
 
 enum AxisTicks {
     /// Returns a range and ticks for values in [minimum, maximum] on a linear axis. The range is the
-    /// data range widened by 5% of the span on each side, as matplotlib's default margins do, and the
-    /// ticks are the multiples inside it of a step of 1, 2, 2.5 or 5 times a power of ten, chosen for
-    /// about `target` intervals.
+    /// data range widened by 5% of the span on each side, like matplotlib's default axes margins.
+    /// The ticks are the multiples inside it of a step of 1, 2, 2.5 or 5 times a power of ten, chosen
+    /// for about `target` intervals.
     static func linear(minimum: Double, maximum: Double, target: Int = 5) -> (lower: Double, upper: Double, ticks: [AxisTick]) {
         var lower = minimum
         var upper = maximum
@@ -47,8 +47,9 @@ enum AxisTicks {
         let decimals = decimalPlaces(step: step)
         var ticks: [AxisTick] = []
         // Tick values are index * step rather than a running sum, so rounding errors do not accumulate.
+        // The count limit ends the loop where index + 1 == index, at magnitudes far beyond the span.
         var index = (lower / step).rounded(.up)
-        while index * step <= upper {
+        while index * step <= upper && ticks.count < 4 * target + 4 {
             let value = index * step
             ticks.append(AxisTick(value: value, label: formatFixed(value, decimals: decimals)))
             index += 1
@@ -74,7 +75,9 @@ enum AxisTicks {
             let stride = max(1, (lastPower - firstPower + 10) / 10)
             for power in Swift.stride(from: firstPower, through: lastPower, by: stride) {
                 let value = pow(2, Double(power))
-                ticks.append(AxisTick(value: value, label: formatFixed(value, decimals: max(0, min(6, -power)))))
+                // 2^-k has exactly k decimals, so fixed notation is exact down to 2^-6.
+                let label = power >= -6 ? formatFixed(value, decimals: max(0, -power)) : formatShortest(value)
+                ticks.append(AxisTick(value: value, label: label))
             }
         } else {
             let distinct = Array(Set(values)).sorted().prefix(10)

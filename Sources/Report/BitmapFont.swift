@@ -13,7 +13,7 @@ enum BitmapFont {
     static let rowCount = 9
 
     /// Returns the rows of `character`, top first, each a 5-bit mask whose bit 4 is the leftmost pixel.
-    /// Characters outside printable ASCII get an empty box; pass text through `displayText` first.
+    /// Characters outside printable ASCII get an empty box, so callers pass text through `displayText` first.
     static func rows(for character: Character) -> [UInt8] {
         if let ascii = character.asciiValue, ascii >= 32, ascii <= 126 {
             return glyphs[Int(ascii) - 32]

@@ -45,7 +45,8 @@ public struct Colormap: Sendable {
     /// Stops as (position in [0, 1], colour), sorted by position, first at 0 and last at 1.
     public let stops: [(position: Double, color: RGB)]
 
-    /// Red, yellow and green, the colours of the KVCache-Factory needle plots: 0 is red, 1 is green.
+    /// Red, yellow and green, the colours that common needle-in-a-haystack plotting scripts pass to
+    /// matplotlib's `LinearSegmentedColormap.from_list`: 0 is red and 1 is green.
     public static let redYellowGreen = Colormap(stops: [
         (0.0, RGB(hex: 0xF0496E)),
         (0.5, RGB(hex: 0xEBB839)),

@@ -5,14 +5,14 @@ public struct HeatmapData {
     public var rowLabels: [String]
     /// Column labels from left to right, usually context lengths in tokens.
     public var columnLabels: [String]
-    /// Scores as [row][column], shown with colours for 0 (red) to 1 (green); values outside [0, 1]
-    /// get the end colours. nil marks a missing cell, drawn hatched grey.
+    /// Scores as [row][column], shown with colours for 0 (red) to 1 (green). Values outside [0, 1]
+    /// get the end colours, and nil marks a missing cell, drawn hatched grey.
     public var values: [[Double?]]
     public var xAxisTitle: String
     public var yAxisTitle: String
     public var colorbarTitle: String
     /// Column index after which a white dashed line is drawn, for example the last context length
-    /// within the model's pretraining window; nil draws no line.
+    /// within the model's pretraining window, or nil for no line.
     public var separatorAfterColumn: Int?
 
     public init(title: String, rowLabels: [String], columnLabels: [String], values: [[Double?]],
@@ -58,10 +58,10 @@ public enum Heatmap {
 
     static func validate(_ data: HeatmapData) throws {
         guard !data.values.isEmpty else {
-            throw ReportError.emptyData(chart: "heatmap", detail: "values has no rows")
+            throw ReportError.emptyData(chart: "heatmap", detail: "values has no rows, so pass one row per needle depth")
         }
         guard !data.columnLabels.isEmpty else {
-            throw ReportError.emptyData(chart: "heatmap", detail: "there are no column labels")
+            throw ReportError.emptyData(chart: "heatmap", detail: "there are no column labels, so pass one label per context length")
         }
         guard data.rowLabels.count == data.values.count else {
             throw ReportError.labelCountMismatch(axis: "row", labels: data.rowLabels.count, expected: data.values.count)
@@ -85,7 +85,7 @@ public enum Heatmap {
 
     // MARK: Layout
 
-    /// Pixel sizes of the layout; text sizes are bitmap font scales.
+    /// Pixel sizes of the layout. Text sizes are bitmap font scales.
     enum Metrics {
         static let margin = ChartLayout.margin
         static let labelSize = 2
@@ -122,8 +122,8 @@ public enum Heatmap {
         let plotWidth = cellWidth * columns
         let plotHeight = cellHeight * rows
 
-        // Column labels stay horizontal while they fit their cells; otherwise they turn upright, and
-        // when even upright labels collide only every step-th label is drawn.
+        // Column labels stay horizontal while they fit their cells, and turn upright when they do not.
+        // When even upright labels collide, only every step-th label is drawn.
         let columnLabelsHorizontal = widestColumnLabel + 8 <= cellWidth
         let columnStep = columnLabelsHorizontal ? 1 : max(1, (labelCap + 6 + cellWidth - 1) / cellWidth)
         let rowStep = max(1, (labelCap + 4 + cellHeight - 1) / cellHeight)

@@ -3,7 +3,7 @@ public struct LineChartData {
     public var title: String
     public var xAxisTitle: String
     public var yAxisTitle: String
-    /// Lines in legend order; points are drawn sorted by x.
+    /// Lines in legend order. Points are drawn sorted by x, whatever their order here.
     public var series: [(name: String, points: [(x: Double, y: Double)])]
     /// Dashed lines across the whole plot for results without an x value, such as FullKV without a budget.
     public var horizontalLines: [(name: String, y: Double)]
@@ -22,11 +22,11 @@ public struct LineChartData {
     }
 }
 
-/// Renders `LineChartData` as a PNG (bitmap font) or an SVG (text elements) with the same layout:
-/// a plot with grid lines, one coloured line and marker shape per series, dashed reference lines,
-/// and a legend to the right of the plot.
+/// Renders `LineChartData` as a PNG (bitmap font) or an SVG (text elements) with the same layout.
+/// The plot has grid lines, one colour and marker shape per series and dashed reference lines, and
+/// the legend sits to its right.
 public enum LineChart {
-    /// Series colours, cycled: matplotlib's default "tab10" colours.
+    /// Series colours, cycled: the "tab10" palette, matplotlib's default colour cycle since version 2.0.
     static let palette: [RGB] = [0x1F77B4, 0xFF7F0E, 0x2CA02C, 0xD62728, 0x9467BD,
                                  0x8C564B, 0xE377C2, 0x7F7F7F, 0xBCBD22, 0x17BECF].map { RGB(hex: $0) }
     /// Colours of the horizontal reference lines, cycled.
@@ -57,7 +57,9 @@ public enum LineChart {
         let pointCount = data.series.reduce(0) { $0 + $1.points.count }
         guard pointCount > 0 else {
             let detail = data.series.isEmpty ? "there are no series" : "no series has a point"
-            throw ReportError.emptyData(chart: "line chart", detail: detail + ", and the x range comes from the points")
+            throw ReportError.emptyData(
+                chart: "line chart",
+                detail: detail + ", and the x range comes from the points, so add at least one point")
         }
         for entry in data.series {
             for (index, point) in entry.points.enumerated() {
@@ -77,7 +79,7 @@ public enum LineChart {
 
     // MARK: Layout
 
-    /// Pixel sizes of the layout; text sizes are bitmap font scales.
+    /// Pixel sizes of the layout. Text sizes are bitmap font scales.
     enum Metrics {
         static let margin = ChartLayout.margin
         static let labelSize = 2
@@ -139,7 +141,7 @@ public enum LineChart {
         scene.addText(TextItem(text: data.title, position: Point(x: Double(width) / 2, y: Double(titleTop)),
                                size: titleSize, color: textColor, anchor: .middle, alignment: .top, bold: true))
 
-        // Grid lines and tick labels; ticks sit on pixel rows and columns so one-pixel lines stay sharp.
+        // Grid lines and tick labels. Ticks sit on whole pixels, so one-pixel lines stay sharp.
         for tick in yAxis.ticks {
             let y = yScale.pixel(tick.value).rounded()
             scene.add(.rect(Rect(x: Double(plotLeft), y: y, width: Double(M.plotWidth), height: 1), fill: gridColor))

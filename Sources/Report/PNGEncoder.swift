@@ -36,52 +36,67 @@ public enum PNGEncoder {
     }
 
     /// Prefixes every row with the filter that gives the smallest sum of absolute filtered bytes, the
-    /// heuristic the PNG specification recommends for truecolour images.
+    /// heuristic the PNG specification recommends for truecolour images. One pass per row computes all
+    /// five filters.
     static func filterScanlines(width: Int, height: Int, rgb: [UInt8]) -> [UInt8] {
         let stride = width * 3
         let bytesPerPixel = 3
-        var output = [UInt8]()
-        output.reserveCapacity(height * (stride + 1))
+        var output = [UInt8](repeating: 0, count: height * (stride + 1))
+        var candidates = [UInt8](repeating: 0, count: 5 * stride)
         let zeroRow = [UInt8](repeating: 0, count: stride)
-        var candidates = [[UInt8]](repeating: [UInt8](repeating: 0, count: stride), count: 5)
 
-        rgb.withUnsafeBufferPointer { pixels in
-            zeroRow.withUnsafeBufferPointer { zeros in
-                for y in 0..<height {
-                    let row = UnsafeBufferPointer(rebasing: pixels[(y * stride)..<((y + 1) * stride)])
-                    let above = y == 0 ? zeros : UnsafeBufferPointer(rebasing: pixels[((y - 1) * stride)..<(y * stride)])
-                    var bestFilter = 0
-                    var bestCost = Int.max
-                    for filter in 0..<5 {
-                        var cost = 0
-                        for i in 0..<stride {
-                            let a = i >= bytesPerPixel ? Int(row[i - bytesPerPixel]) : 0
-                            let b = Int(above[i])
-                            let c = i >= bytesPerPixel ? Int(above[i - bytesPerPixel]) : 0
-                            let predictor: Int
-                            switch filter {
-                            case 0: predictor = 0
-                            case 1: predictor = a
-                            case 2: predictor = b
-                            case 3: predictor = (a + b) >> 1
-                            default: predictor = paethPredictor(a, b, c)
-                            }
-                            let filtered = UInt8(truncatingIfNeeded: Int(row[i]) - predictor)
-                            candidates[filter][i] = filtered
-                            // Bytes count as signed values, so 255 costs 1 like -1.
-                            cost += filtered < 128 ? Int(filtered) : 256 - Int(filtered)
-                        }
-                        if cost < bestCost {
-                            bestCost = cost
-                            bestFilter = filter
-                        }
-                    }
-                    output.append(UInt8(bestFilter))
-                    output += candidates[bestFilter]
+        rgb.withUnsafeBufferPointer { pixelBuffer in
+        zeroRow.withUnsafeBufferPointer { zeroBuffer in
+        candidates.withUnsafeMutableBufferPointer { candidateBuffer in
+        output.withUnsafeMutableBufferPointer { outputBuffer in
+            let pixels = pixelBuffer.baseAddress!
+            let filtered = candidateBuffer.baseAddress!
+            for y in 0..<height {
+                let row = pixels + y * stride
+                let above = y == 0 ? zeroBuffer.baseAddress! : pixels + (y - 1) * stride
+                var costNone = 0, costSub = 0, costUp = 0, costAverage = 0, costPaeth = 0
+                for i in 0..<stride {
+                    let x = Int(row[i])
+                    let a = i >= bytesPerPixel ? Int(row[i - bytesPerPixel]) : 0
+                    let b = Int(above[i])
+                    let c = i >= bytesPerPixel ? Int(above[i - bytesPerPixel]) : 0
+                    let none = UInt8(x)
+                    let sub = UInt8(truncatingIfNeeded: x - a)
+                    let up = UInt8(truncatingIfNeeded: x - b)
+                    let average = UInt8(truncatingIfNeeded: x - ((a + b) >> 1))
+                    let paeth = UInt8(truncatingIfNeeded: x - paethPredictor(a, b, c))
+                    filtered[i] = none
+                    filtered[stride + i] = sub
+                    filtered[2 * stride + i] = up
+                    filtered[3 * stride + i] = average
+                    filtered[4 * stride + i] = paeth
+                    costNone += signedMagnitude(none)
+                    costSub += signedMagnitude(sub)
+                    costUp += signedMagnitude(up)
+                    costAverage += signedMagnitude(average)
+                    costPaeth += signedMagnitude(paeth)
                 }
+                let costs = [costNone, costSub, costUp, costAverage, costPaeth]
+                // The lowest cost wins, and the lower filter number breaks ties.
+                var best = 0
+                for filter in 1..<5 where costs[filter] < costs[best] {
+                    best = filter
+                }
+                let destination = outputBuffer.baseAddress! + y * (stride + 1)
+                destination[0] = UInt8(best)
+                (destination + 1).update(from: filtered + best * stride, count: stride)
             }
         }
+        }
+        }
+        }
         return output
+    }
+
+    /// Returns |byte| with the byte read as a signed value, so 255 costs 1 like -1.
+    @inline(__always)
+    static func signedMagnitude(_ byte: UInt8) -> Int {
+        byte < 128 ? Int(byte) : 256 - Int(byte)
     }
 
     static func paethPredictor(_ a: Int, _ b: Int, _ c: Int) -> Int {

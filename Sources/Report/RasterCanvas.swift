@@ -38,7 +38,7 @@ struct RasterCanvas {
         return RGB(pixels[offset], pixels[offset + 1], pixels[offset + 2])
     }
 
-    /// Blends `color` over the pixel with opacity `alpha` in [0, 1]; pixels outside the canvas are skipped.
+    /// Blends `color` over the pixel with opacity `alpha` in [0, 1]. Pixels outside the canvas are skipped.
     mutating func blend(x: Int, y: Int, color: RGB, alpha: Double) {
         guard x >= 0, y >= 0, x < width, y < height, alpha > 0 else { return }
         let offset = (y * width + x) * 3

@@ -10,7 +10,7 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     case nonFiniteValue(location: String, value: Double)
     /// A value that the chosen scale cannot show, for example x <= 0 on a log scale.
     case invalidValue(location: String, value: Double, reason: String)
-    /// An image whose size is zero, negative or beyond `RasterCanvas.maximumDimension`.
+    /// An image whose size is zero, negative, or beyond `RasterCanvas.maximumDimension` or `maximumPixelCount`.
     case invalidImageSize(width: Int, height: Int, reason: String)
     /// A pixel buffer whose length is not width * height * 3.
     case pixelCountMismatch(width: Int, height: Int, bytes: Int)
@@ -22,7 +22,7 @@ public enum ReportError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .emptyData(let chart, let detail):
-            return "cannot draw the \(chart): \(detail); pass at least one value"
+            return "cannot draw the \(chart): \(detail)"
         case .raggedRow(let row, let count, let expected):
             return "heatmap row \(row) has \(count) values but there are \(expected) column labels; "
                 + "give every row one value per column and use nil for a missing cell"

@@ -3,7 +3,8 @@
 enum SVGRenderer {
     /// Fonts in order of preference. DejaVu Sans is Debian's default sans-serif font (`fonts-dejavu-core`).
     static let fontFamily = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif"
-    /// Cap height of DejaVu Sans in em, used to give SVG capitals the height of the bitmap font's.
+    /// Cap height of DejaVu Sans in em (the "H" is 1493 of 2048 units in Debian 12's DejaVuSans.ttf),
+    /// used to give SVG capitals the height of the bitmap font's.
     static let capHeightPerEm = 0.729
 
     static func render(_ scene: Scene) -> String {

@@ -97,7 +97,7 @@ enum SceneElement {
     case hatchedRect(Rect, background: RGB, stripe: RGB)
     /// A rectangle filled from `colormap` at 0 on its bottom edge to 1 on its top edge.
     case verticalGradient(Rect, colormap: Colormap)
-    /// A straight or polyline stroke with round joins and caps; `dash` lists on and off lengths in pixels.
+    /// A polyline stroke with round joins and caps. `dash` lists on and off lengths in pixels, or is empty.
     case stroke(points: [Point], width: Double, color: RGB, dash: [Double])
     case marker(MarkerShape, center: Point, size: Double, fill: RGB)
     case text(TextItem)
