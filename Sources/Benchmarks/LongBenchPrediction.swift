@@ -50,6 +50,40 @@ public struct LongBenchPrediction: Sendable, Equatable {
     }
 }
 
+extension LongBenchPrediction: Decodable {
+    /// Reads a line written by `jsonLine`; other fields, such as those a results journal adds, are ignored.
+    public init(from decoder: Decoder) throws {
+        let fields = try RecordFields(decoder)
+        record = try LongBenchRecord(from: decoder)
+        prompt = try fields.string("prompt")
+        prediction = try fields.string("pred")
+        kvCacheBytes = try fields.integer("kv_cache_bytes")
+        prefillSeconds = try fields.double("prefill_s")
+        decodeSeconds = try fields.double("decode_s")
+    }
+
+    /// Decodes one line; errors name `path` and `line`.
+    public static func decode(_ line: Data, path: String, line lineNumber: Int) throws -> LongBenchPrediction {
+        try decodeLine(Self.self, line, path: path, line: lineNumber)
+    }
+}
+
+/// Decodes one JSON line as `Record`, turning field problems into errors that name `path` and `line`.
+func decodeLine<Record: Decodable>(_ type: Record.Type, _ line: Data, path: String, line lineNumber: Int) throws -> Record {
+    do {
+        return try JSONDecoder().decode(Record.self, from: line)
+    } catch let issue as FieldIssue {
+        switch issue {
+        case .missing(let field):
+            throw BenchmarkError.missingField(path: path, line: lineNumber, field: field)
+        case .wrongType(let field, let expected):
+            throw BenchmarkError.invalidField(path: path, line: lineNumber, field: field, expected: expected)
+        }
+    } catch {
+        throw BenchmarkError.malformedLine(path: path, line: lineNumber, detail: "not a JSON object with the prediction fields")
+    }
+}
+
 /// The fields of a prediction line that a run reads back: the sample id and what the running
 /// score needs.
 public struct LongBenchPredictionSummary: Decodable, Sendable, Equatable {
@@ -70,18 +104,7 @@ public struct LongBenchPredictionSummary: Decodable, Sendable, Equatable {
 
     /// Decodes one prediction line; errors name `path` and `line`.
     public static func decode(_ line: Data, path: String, line lineNumber: Int) throws -> LongBenchPredictionSummary {
-        do {
-            return try JSONDecoder().decode(Self.self, from: line)
-        } catch let issue as FieldIssue {
-            switch issue {
-            case .missing(let field):
-                throw BenchmarkError.missingField(path: path, line: lineNumber, field: field)
-            case .wrongType(let field, let expected):
-                throw BenchmarkError.invalidField(path: path, line: lineNumber, field: field, expected: expected)
-            }
-        } catch {
-            throw BenchmarkError.malformedLine(path: path, line: lineNumber, detail: "not a JSON object with the prediction fields")
-        }
+        try decodeLine(Self.self, line, path: path, line: lineNumber)
     }
 
     /// The sample's score on the dataset's metric, from 0 to 1.
