@@ -5,15 +5,18 @@ public struct NeedleTask: Equatable, Sendable {
     /// own, as in the reference runner.
     public var needle: String
     public var question: String
-    /// The words that the visualiser's recall looks for in the response.
+    /// The words that the visualiser's recall looks for in the response. Words are split on whitespace
+    /// with punctuation attached, so "7481." matches only "7481." in the response.
     public var expectedAnswer: String
 
-    /// Our own wording. A "special magic number" fact is one that SmolLM2-135M-Instruct retrieves with a
-    /// full cache at 50% depth and 4000 tokens, where a fact about a dessert or a journey was not.
+    /// Our own wording. SmolLM2-135M-Instruct retrieves this "special magic number" fact with a full cache
+    /// at 50% depth and 4000 tokens, answering with the needle sentence, where a fact about a dessert or a
+    /// journey was not retrieved. The expected answer is the number alone: an answer that repeats the
+    /// question's words with a wrong number would otherwise score 8 of 9 words.
     public static let defaultTask = NeedleTask(
         needle: "\nThe special magic number for the Lisbon archive is 7481.\n",
         question: "What is the special magic number for the Lisbon archive?",
-        expectedAnswer: "The special magic number for the Lisbon archive is 7481.")
+        expectedAnswer: "7481.")
 
     public init(needle: String, question: String, expectedAnswer: String) {
         self.needle = needle

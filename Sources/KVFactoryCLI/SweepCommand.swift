@@ -137,6 +137,10 @@ enum SweepCommand {
                 NeedleRun(name: run.name, directory: root.appendingPathComponent(run.name), settings: settings, engine: engine)
             }
         }
-        if context.isCoordinator { NeedleRun.printOutcomes(outcomes) }
+        if context.isCoordinator {
+            NeedleRun.printOutcomes(outcomes)
+            print("results of \(outcomes.count) runs under \(root.path): heatmap.png, heatmap.svg, summary.json, "
+                + "results.jsonl and run_meta.json in each run's directory")
+        }
     }
 }

@@ -72,7 +72,7 @@ struct JobFile {
         do {
             parsed = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw JobFileError(path: path, message: "not valid JSON (\(Self.describeJSONError(error))); fix the syntax")
+            throw JobFileError(path: path, message: "not valid JSON (\(Self.describeJSONError(error, data: data))); fix the syntax")
         }
         guard case .object(let document) = parsed else {
             throw JobFileError(path: path, message: "the top level must be a JSON object with \"benchmark\", \"save_dir\" and \"runs\" or \"grid\"")
@@ -250,7 +250,7 @@ struct JobFile {
 
     private static func budget(_ value: JSONValue, field: String, path: String) throws -> Int {
         guard case .number(let number) = value, let budget = Int(exactly: number), budget >= 1 else {
-            throw JobFileError(path: path, message: "\(field): budget \(value.text ?? "null") is not a positive integer number of tokens")
+            throw JobFileError(path: path, message: "\(field): budget \(value.jsonText) is not a positive integer number of tokens")
         }
         return budget
     }
@@ -276,11 +276,14 @@ struct JobFile {
         return pairs
     }
 
-    private static func describeJSONError(_ error: Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
+    /// Returns the parser's own account of a syntax error, which names the position, when it has one.
+    private static func describeJSONError(_ error: Error, data: Data) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            if let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String { return detail }
         }
+        if case DecodingError.dataCorrupted(let context) = error { return context.debugDescription }
         return String(describing: error)
     }
 }
@@ -308,6 +311,16 @@ enum JSONValue: Decodable, Equatable {
             self = .array(value)
         } else {
             self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    /// The value as written in JSON, for messages: strings in quotes, arrays and objects abbreviated.
+    var jsonText: String {
+        switch self {
+        case .string(let value): return "\"\(value)\""
+        case .array: return "[...]"
+        case .object: return "{...}"
+        default: return text ?? "null"
         }
     }
 

@@ -33,6 +33,8 @@ struct WorldInfo: Codable, Equatable {
         var info: RankInfo
         /// Why this rank cannot run the job, such as a model file missing on its host.
         var error: String?
+        /// The command of the error when it is a `UsageError`, so that every rank exits with code 2.
+        var usageCommand: String?
     }
 
     /// Collects every rank's host, pid and thread count, and whether it is ready. Collective.
@@ -42,7 +44,8 @@ struct WorldInfo: Codable, Equatable {
     /// instead of waiting for work from a rank that never starts.
     static func gather(context: MPIContext, threads: Int, preparationError: Error?) throws -> WorldInfo {
         let mine = Report(info: RankInfo(rank: context.rank, host: hostName(), pid: getpid(), threads: threads),
-                          error: preparationError.map { String(describing: $0) })
+                          error: preparationError.map { String(describing: $0) },
+                          usageCommand: (preparationError as? UsageError)?.command)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
 
@@ -65,6 +68,9 @@ struct WorldInfo: Codable, Equatable {
 
         if let failed = reports.first(where: { $0.error != nil }) {
             if failed.info.rank == context.rank, let preparationError { throw preparationError }
+            if let command = failed.usageCommand {
+                throw UsageError(message: "rank \(failed.info.rank): \(failed.error!)", command: command)
+            }
             throw CommandFailure(message: "rank \(failed.info.rank) on host \(failed.info.host) failed before the run "
                 + "started: \(failed.error!)")
         }
