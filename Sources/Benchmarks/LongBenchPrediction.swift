@@ -25,7 +25,7 @@ public struct LongBenchPrediction: Sendable, Equatable {
         self.decodeSeconds = decodeSeconds
     }
 
-    /// The JSON object on one line, formatted as Python's `json.dumps` formats it (", " and ": "
+    /// Formats the prediction as one JSON line, as Python's `json.dumps` formats it (", " and ": "
     /// separators, non-ASCII escaped as \uXXXX), with the reference's fields in its order and the
     /// extra fields `kv_cache_bytes`, `prefill_s` and `decode_s` after them.
     public func jsonLine() -> String {
@@ -107,7 +107,7 @@ public struct LongBenchPredictionSummary: Decodable, Sendable, Equatable {
         try decodeLine(Self.self, line, path: path, line: lineNumber)
     }
 
-    /// The sample's score on the dataset's metric, from 0 to 1.
+    /// Scores the sample with its dataset's metric, from 0 to 1.
     public func score() throws -> Double {
         try LongBenchMetric.score(dataset: dataset, prediction: prediction, answers: answers, allClasses: allClasses)
     }

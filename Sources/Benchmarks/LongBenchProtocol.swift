@@ -1,7 +1,7 @@
 import Foundation
 import Tokenization
 
-/// How `--sample_method` picks `--max_num_examples` examples of a dataset.
+/// The rule of `--sample_method` for picking `--max_num_examples` examples of a dataset.
 public enum LongBenchSampleMethod: String, CaseIterable, Sendable {
     /// The first examples in file order.
     case topk

@@ -16,7 +16,7 @@ struct LongBenchGeneration {
     var kvCacheBytes: Int
 }
 
-/// What one rank needs to run LongBench samples: the model, the data and reusable caches. The runs of a
+/// Per-rank state of LongBench runs: the model, the data and reusable caches. The runs of a
 /// job share one engine, so the model is loaded once per rank.
 final class LongBenchEngine {
     let session: ModelSession
@@ -38,8 +38,8 @@ final class LongBenchEngine {
         cachesPrompts = runCount > 1
     }
 
-    /// The model input of a sample: template, middle truncation and, when the plan applies it, the model's
-    /// chat template.
+    /// Builds the model input of a sample: template, middle truncation and, when the plan applies it, the
+    /// model's chat template.
     func prompt(for sample: LongBenchSample, plan: LongBenchRunPlan) throws -> LongBenchPrompt {
         let wraps = LongBenchProtocol.usesChatTemplate(dataset: sample.dataset, mode: plan.settings.chatTemplate,
                                                        modelHasTemplate: plan.model.hasChatTemplate)
@@ -56,7 +56,7 @@ final class LongBenchEngine {
         return prompt
     }
 
-    /// Greedy generation as the reference runs it with `min_length = prompt + 1`: the stop tokens are masked
+    /// Generates greedily as the reference does with `min_length = prompt + 1`: the stop tokens are masked
     /// for the first token, so an answer is never empty because of an immediate end of text.
     ///
     /// NOTE: `Generator.generate` has no minimum length, hence this loop over `prefill` and `decode`; it

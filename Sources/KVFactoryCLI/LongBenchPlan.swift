@@ -3,7 +3,7 @@ import Foundation
 import KVPolicies
 import ModelFormats
 
-/// What a LongBench run needs to know about the model file before loading its weights.
+/// Model file metadata that a LongBench run needs before the weights are loaded.
 struct LongBenchModelInfo {
     let path: String
     /// The file name without `.gguf`, in lower case: the `<model>` of the run folder name.
@@ -29,7 +29,7 @@ struct LongBenchModelInfo {
     }
 }
 
-/// Where a LongBench run writes: KVCache-Factory's `<save_dir>/<model>_<budget>/<dataset>/<Method>.json`.
+/// Output paths of a LongBench run, in KVCache-Factory's layout `<save_dir>/<model>_<budget>/<dataset>/<Method>.json`.
 enum LongBenchLayout {
     static func runDirectory(saveDirectory: String, model: LongBenchModelInfo, budgetLabel: String) -> URL {
         URL(fileURLWithPath: saveDirectory).appendingPathComponent("\(model.folderName)_\(budgetLabel)")

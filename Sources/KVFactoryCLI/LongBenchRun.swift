@@ -70,7 +70,7 @@ final class LongBenchRun: BenchmarkRun {
         return try Self.journalLine(prediction.jsonLine(), appending: extra)
     }
 
-    /// A sample's seed for stochastic policies (CAM): FNV-1a of its id, so it is the same on every rank.
+    /// Returns a sample's seed for stochastic policies (CAM): FNV-1a of its id, so it is the same on every rank.
     static func sampleSeed(_ id: String) -> UInt64 {
         var value: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in id.utf8 {

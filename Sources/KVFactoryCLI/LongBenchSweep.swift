@@ -60,7 +60,7 @@ enum LongBenchSweep {
         for path in written { print("wrote \(path)") }
     }
 
-    /// The `<budget>` of a run's folder: "full" for FullKV, the run's own name when the job gives one,
+    /// Returns the `<budget>` part of a run's folder name: "full" for FullKV, the run's own name when the job gives one,
     /// otherwise the budget or "ratio<r>".
     static func folderLabel(_ run: JobFile.Run, settings: LongBenchSettings) -> String {
         if run.method == "fullkv" { return fullKVLabel }
@@ -127,7 +127,7 @@ struct LongBenchSweepReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The same table in Markdown, with a note on the datasets the average covers.
+    /// Renders the same table in Markdown, with a note on the datasets the average covers.
     func markdownTable() -> String {
         var lines = ["| method | budget | " + datasets.joined(separator: " | ") + " | average |",
                      "|---|---:|" + String(repeating: "---:|", count: datasets.count) + "---:|"]

@@ -27,7 +27,7 @@ enum ScoreCommand {
         try report.write(to: directory)
 
         print(table(report))
-        // The runs/ folder holds the runner's journals, not predictions.
+        // The runs/ folder contains the runner's journals, not predictions.
         let runsFolder = URL(fileURLWithPath: directory).appendingPathComponent("runs").path
         let ignored = report.ignoredPaths.filter { !$0.hasPrefix(runsFolder) }
         if !ignored.isEmpty {

@@ -37,8 +37,8 @@ enum KVFactoryProcess {
         process.currentDirectoryURL = directory
         let outputURL = directory.appendingPathComponent(".stdout-\(UUID().uuidString)")
         let errorURL = directory.appendingPathComponent(".stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outputURL)
             try? FileManager.default.removeItem(at: errorURL)
@@ -52,7 +52,7 @@ enum KVFactoryProcess {
                       standardError: (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "")
     }
 
-    /// Every file under `directory`, relative to it, sorted.
+    /// Lists every file under `directory`, relative to it, sorted.
     static func files(under directory: URL) -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: directory.path) else { return [] }
         var files: [String] = []

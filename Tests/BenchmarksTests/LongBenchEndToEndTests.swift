@@ -72,4 +72,40 @@ final class LongBenchEndToEndTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("results.json").path))
         XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("results.csv").path))
     }
+
+    func testSweepWritesAggregate() throws {
+        _ = try LongBenchFixtures.tokenizer()
+        let dataDirectory = try LongBenchFixtures.requireData()
+        guard FileManager.default.fileExists(atPath: "\(dataDirectory)/samsum.jsonl") else {
+            throw XCTSkip("samsum.jsonl is absent from \(dataDirectory)")
+        }
+        let job = """
+            {"benchmark": "longbench", "save_dir": "sweep", "model_path": "\(LongBenchFixtures.modelPath)",
+             "settings": {"datasets": "samsum", "max_num_examples": 10},
+             "grid": {"methods": ["fullkv", "streamingllm"], "budgets": [32, 64]}}
+            """
+        try Data(job.utf8).write(to: directory.appendingPathComponent("job.json"))
+
+        let result = try KVFactoryProcess.run(["sweep", "job.json", "--data_dir", dataDirectory, "--max_num_examples", "1",
+                                               "--max_length", "200"], in: directory)
+        XCTAssertEqual(result.status, 0, result.standardError)
+
+        let sweep = directory.appendingPathComponent("sweep")
+        let files = KVFactoryProcess.files(under: sweep)
+        for expected in ["smollm2-135m-instruct.q4_1_full/samsum/FullKV.json", "smollm2-135m-instruct.q4_1_32/samsum/StreamingLLM.json",
+                         "smollm2-135m-instruct.q4_1_64/samsum/StreamingLLM.json", "sweep.png", "sweep.svg", "sweep_results.csv",
+                         "sweep_results.md"] {
+            XCTAssertTrue(files.contains(expected), "\(expected) missing from \(files)")
+        }
+        let csv = try String(contentsOf: sweep.appendingPathComponent("sweep_results.csv"), encoding: .utf8)
+        let rows = csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        XCTAssertEqual(rows.first, ["method", "budget", "samsum", "average"])
+        XCTAssertEqual(rows.dropFirst().map { "\($0[0]) \($0[1])" }, ["FullKV full", "StreamingLLM 32", "StreamingLLM 64"])
+        for row in rows.dropFirst() {
+            XCTAssertEqual(row[2], row[3], "one dataset: the average is its score")
+        }
+        let lines = try String(contentsOf: sweep.appendingPathComponent("smollm2-135m-instruct.q4_1_full/samsum/FullKV.json"),
+                               encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "--max_num_examples on the command line overrides the job's 10")
+    }
 }

@@ -22,7 +22,7 @@ enum LongBenchFixtures {
 
     private static let tokenizerResult = Result { try Tokenizer(gguf: GGUFFile(path: modelPath)) }
 
-    /// The SmolLM2 tokenizer, or a skip when the model is not installed.
+    /// Returns the SmolLM2 tokenizer, or throws a skip when the model is not installed.
     static func tokenizer() throws -> Tokenizer {
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw XCTSkip("model not found at \(modelPath); run scripts/setup.sh")
@@ -30,7 +30,7 @@ enum LongBenchFixtures {
         return try tokenizerResult.get()
     }
 
-    /// The data folder, or a skip naming it when it is absent.
+    /// Returns the data folder, or throws a skip naming it when it is absent.
     static func requireData() throws -> String {
         let directory = dataDirectory
         guard FileManager.default.fileExists(atPath: directory + "/config/dataset2prompt.json") else {
