@@ -9,6 +9,8 @@ let subcommands: [(name: String, summary: String, help: String, run: ([String]) 
     ("generate", "generate text from a prompt or a chat message", GenerateCommand.help, GenerateCommand.run),
     ("logits", "write logits and greedy tokens for numeric comparison", LogitsCommand.help, LogitsCommand.run),
     ("bench", "measure prefill and decode speed and KV-cache memory", BenchCommand.help, BenchCommand.run),
+    ("needle", "run a needle-in-a-haystack sweep of one method, alone or under mpirun", NeedleCommand.help, NeedleCommand.run),
+    ("sweep", "run the runs of a JSON job file as one job, alone or under mpirun", SweepCommand.help, SweepCommand.run),
 ]
 
 func topLevelHelp() -> String {
