@@ -9,6 +9,8 @@ let subcommands: [(name: String, summary: String, help: String, run: ([String]) 
     ("generate", "generate text from a prompt or a chat message", GenerateCommand.help, GenerateCommand.run),
     ("logits", "write logits and greedy tokens for numeric comparison", LogitsCommand.help, LogitsCommand.run),
     ("bench", "measure prefill and decode speed and KV-cache memory", BenchCommand.help, BenchCommand.run),
+    ("kvprobe", "apply a method to one layer's Q/K/V and write the kept positions", KVProbeCommand.help, KVProbeCommand.run),
+    ("headscores", "compute retrieval-head scores for HeadKV by needle probing", HeadScoresCommand.help, HeadScoresCommand.run),
 ]
 
 func topLevelHelp() -> String {
