@@ -41,7 +41,9 @@ enum BenchCommand {
         let prefill_tok_s: Double
         let decode_tok_s: Double
         let ttft_s: Double
+        /// KV-cache bytes after prefill, in total and per layer; the same in every run.
         let kv_cache_bytes: Int
+        let kv_cache_bytes_per_layer: [Int]
         let peak_rss_bytes: Int
         let runs: [Run]
     }
@@ -79,12 +81,12 @@ enum BenchCommand {
             guard index >= warmup else { continue }
             runs.append(Run(prefill_s: result.prefillSeconds, prefill_tok_s: result.prefillTokensPerSecond,
                             decode_tok_s: result.decodeTokensPerSecond, ttft_s: result.timeToFirstToken,
-                            kv_cache_bytes: result.kvCacheBytes, kv_cache_bytes_per_layer: cache.bytesPerLayer,
+                            kv_cache_bytes: result.prefillKVCacheBytes, kv_cache_bytes_per_layer: result.prefillKVCacheBytesPerLayer,
                             peak_rss_bytes: peakResidentBytes(), generated_tokens: result.tokens.count))
             if !options.has("json") {
                 printError(String(format: "run %d: prefill %.3f s (%.1f tokens/s), decode %.2f tokens/s, KV cache %@",
                                   index - warmup + 1, result.prefillSeconds, result.prefillTokensPerSecond,
-                                  result.decodeTokensPerSecond, formatBytes(result.kvCacheBytes)))
+                                  result.decodeTokensPerSecond, formatBytes(result.prefillKVCacheBytes)))
             }
         }
 
@@ -93,6 +95,7 @@ enum BenchCommand {
                               prefill_s: median(runs.map(\.prefill_s)), prefill_tok_s: median(runs.map(\.prefill_tok_s)),
                               decode_tok_s: median(runs.map(\.decode_tok_s)), ttft_s: median(runs.map(\.ttft_s)),
                               kv_cache_bytes: Int(median(runs.map { Double($0.kv_cache_bytes) })),
+                              kv_cache_bytes_per_layer: runs.last?.kv_cache_bytes_per_layer ?? [],
                               peak_rss_bytes: Int(median(runs.map { Double($0.peak_rss_bytes) })), runs: runs)
         if options.has("json") {
             let encoder = JSONEncoder()
@@ -101,7 +104,7 @@ enum BenchCommand {
         } else {
             print(String(format: "method %@, prompt %d tokens, %d new tokens, %d threads", policyOptions.method, prompt.count, maxNewTokens, session.model.threads))
             print(String(format: "prefill %.3f s (%.1f tokens/s), TTFT %.3f s, decode %.2f tokens/s", summary.prefill_s, summary.prefill_tok_s, summary.ttft_s, summary.decode_tok_s))
-            print("KV cache \(formatBytes(summary.kv_cache_bytes)), peak RSS \(formatBytes(summary.peak_rss_bytes))")
+            print("KV cache after prefill \(formatBytes(summary.kv_cache_bytes)) (\(PolicySupport.perLayerSummary(summary.kv_cache_bytes_per_layer))), peak RSS \(formatBytes(summary.peak_rss_bytes))")
         }
     }
 
