@@ -29,7 +29,7 @@ enum HeadScoresCommand {
 
     // MARK: Default table
 
-    /// The model name a table is filed under: the file name up to its first dot, so that
+    /// Returns the model name a table is filed under: the file name up to its first dot, so that
     /// "SmolLM2-135M-Instruct.Q4_1.gguf" and other quantizations of the same model share one table.
     static func modelStem(_ modelPath: String) -> String {
         let name = URL(fileURLWithPath: modelPath).lastPathComponent
@@ -40,8 +40,8 @@ enum HeadScoresCommand {
         "\(modelStem(modelPath))_retrieval_heads.json"
     }
 
-    /// The committed table for the model at `modelPath`, looked up in `heads/` under the working directory and
-    /// then under the repository root; nil when neither exists.
+    /// Returns the committed table for the model at `modelPath`, looked up in `heads/` under the working directory
+    /// and then under the repository root. Returns nil when neither exists.
     static func defaultTablePath(modelPath: String) -> String? {
         let relative = "heads/" + tableFileName(modelPath: modelPath)
         let local = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(relative).path
@@ -79,7 +79,7 @@ enum HeadScoresCommand {
             scores.append(result.scores)
             copiedTotal += result.copiedTokens
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            printError(String(format: "probe %d/%d: %d tokens, needle at %.0f%%, copied %d of %d needle tokens, %.1f s",
+            printError(String(format: "probe %d/%d: %d tokens, needle at %.0f%%, %d generated tokens occur in the %d-token needle, %.1f s",
                               index + 1, plan.count, prompt.tokens.count, probe.depth * 100, result.copiedTokens,
                               prompt.needle.count, seconds))
         }
@@ -110,7 +110,7 @@ enum HeadScoresCommand {
 
     struct Probe {
         let length: Int
-        /// Where the needle goes, as a fraction of the essay text.
+        /// Needle position as a fraction of the essay text.
         let depth: Double
     }
 
@@ -159,7 +159,7 @@ enum HeadScoresCommand {
     struct ProbeResult {
         /// Row-major `[layers, queryHeads]` retrieval scores of this probe.
         let scores: [Double]
-        /// Generated tokens that equal a needle token.
+        /// Generated tokens that occur in the needle; a repeated word counts each time.
         let copiedTokens: Int
     }
 
@@ -206,7 +206,7 @@ enum HeadScoresCommand {
         return ProbeResult(scores: scores, copiedTokens: copied)
     }
 
-    /// The table as one JSON line with "layer-head" keys in layer-major order, as the reference's tables are.
+    /// Formats the table as one JSON line with "layer-head" keys in layer-major order, as the reference's tables are.
     static func tableJSON(scores: [[Double]], layers: Int, heads: Int) -> String {
         var entries: [String] = []
         entries.reserveCapacity(layers * heads)
@@ -304,7 +304,7 @@ struct NeedleSentence {
     private static let nouns = ["giraffe", "teapot", "harbour", "violin", "comet", "lantern", "walrus", "cactus"]
     private static let numbers = ["seventeen", "forty-two", "ninety-one", "twelve", "sixty-three", "eighty-eight"]
 
-    /// The needle of probe `index`; the words cycle with coprime periods so that consecutive probes differ.
+    /// Creates the needle of probe `index`. The word lists have different lengths, so consecutive probes differ.
     init(index: Int) {
         let subject = Self.subjects[index % Self.subjects.count]
         let place = Self.places[index % Self.places.count]

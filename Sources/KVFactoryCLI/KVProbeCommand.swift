@@ -44,7 +44,7 @@ enum KVProbeCommand {
 
     static func run(arguments: [String]) throws {
         var remaining = arguments
-        let policyOptions = try PolicySupport.parse(&remaining, command: "kvprobe")
+        var policyOptions = try PolicySupport.parse(&remaining, command: "kvprobe")
         let options = try ParsedOptions(command: "kvprobe", arguments: remaining, specs: ownSpecs)
         guard let layer = try options.int("layer"), layer >= 0 else {
             throw UsageError(message: "--layer L is required and must be >= 0", command: "kvprobe")
@@ -59,6 +59,9 @@ enum KVProbeCommand {
                 throw UsageError(message: "--num_layers N is required with --input and must be positive", command: "kvprobe")
             }
             input = try readInput(path: path, layerCount: layerCount)
+            // A tensor file names no model, so the default model's head table does not apply to it.
+            let explicitHeadPath = arguments.contains { $0 == "--head_path" || $0.hasPrefix("--head_path=") }
+            if !explicitHeadPath { policyOptions.headPath = nil }
         case (nil, let path?):
             input = try capture(promptPath: path, layer: layer, options: options)
             if let path = options.string("save_qkv") { try input.write(to: path) }
@@ -71,8 +74,14 @@ enum KVProbeCommand {
 
         let promptLength = input.q.shape.count == 4 ? input.q.shape[2] : 0
         try policyOptions.validate(promptLength: promptLength)
-        let result = try probeCompression(method: policyOptions, layer: layer, layerCount: input.layerCount,
+        let result: ProbeResult
+        do {
+            result = try probeCompression(method: policyOptions, layer: layer, layerCount: input.layerCount,
                                           q: input.q, k: input.k, v: input.v, sampleID: UInt64(sampleID))
+        } catch let error as PolicyError {
+            guard case .invalidProbeTensor = error, let path = options.string("input") else { throw error }
+            throw CommandFailure(message: "\(path): \(error); the file needs float32 q [1, H, n, d] and k, v [1, Hkv, n, d] with H a multiple of Hkv")
+        }
 
         let output = Output(method: policyOptions.method, options: policyOptions.resultAffectingDescription, layer: layer,
                             num_layers: input.layerCount, prompt_tokens: promptLength, query_heads: input.q.shape[1],

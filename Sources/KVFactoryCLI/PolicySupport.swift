@@ -12,8 +12,8 @@ enum PolicySupport {
     /// Splits the policy options out of `arguments`; the rest stays for the command's own parser.
     ///
     /// HeadKV without `--head_path` gets the committed table of the model that `--model_path` (or the default
-    /// model) names, when `heads/` has one; otherwise `MethodRegistry.makePolicy` rejects it and names
-    /// `kvfactory headscores`.
+    /// model) names, when `heads/` has one. Without a table, `MethodRegistry.makePolicy` rejects HeadKV with a
+    /// message that names `kvfactory headscores`.
     static func parse(_ arguments: inout [String], command: String) throws -> PolicyOptions {
         var options: PolicyOptions
         do {
@@ -28,7 +28,7 @@ enum PolicySupport {
         return options
     }
 
-    /// The value of `--model_path` among the command's own arguments, if given.
+    /// Returns the value of `--model_path` among the command's own arguments, if given.
     private static func modelPathArgument(_ arguments: [String]) -> String? {
         var value: String?
         for (index, argument) in arguments.enumerated() {

@@ -30,8 +30,8 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 import make_policy_fixtures as reference  # noqa: E402
 
-# Real activations have raw scores closer than the fixture margin; only a near tie at the top-k boundary can
-# change a selection, and reference.top_k still checks that one.
+# Real activations have raw scores closer than the fixture margin. Only a near tie at the top-k boundary can
+# change a selection, and reference.top_k still checks for that one.
 reference.check_distinct = lambda row: None
 
 MODEL = os.path.join(REPO, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
