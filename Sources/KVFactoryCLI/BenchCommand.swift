@@ -79,10 +79,13 @@ enum BenchCommand {
         }
 
         let generator = Generator(model: session.model)
-        let cache = session.model.makeCache(granularity: policyOptions.granularity)
+        // FullKV has no policy and stores one entry per KV head, like Hugging Face's own cache.
+        let firstPolicy = try PolicySupport.makePolicy(policyOptions, config: config, promptLength: prompt.count, sampleID: 0)
+        let cache = session.model.makeCache(granularity: firstPolicy?.granularity ?? .kvHead)
         var runs: [Run] = []
         for index in 0..<(warmup + repeats) {
-            let policy = try PolicySupport.makePolicy(policyOptions, config: config, promptLength: prompt.count, sampleID: 0)
+            let policy = index == 0 ? firstPolicy
+                : try PolicySupport.makePolicy(policyOptions, config: config, promptLength: prompt.count, sampleID: 0)
             let cpuStart = processCPUSeconds()
             var prefillCPU: Double?
             // The first call comes right after the prefill, before any decode step.

@@ -3,10 +3,12 @@ import XCTest
 @testable import KVPolicies
 
 /// Timings of one layer's compression at SmolLM2-135M's shape (9 query heads, 3 KV heads, head dimension 64).
-/// They run only in release builds:
-/// `swift test -c release -Xswiftc -enable-testing --filter PolicyPerformanceTests`.
+/// They are benchmarks, so they run only on request and in release builds:
+/// `KVFACTORY_BENCHMARK=1 swift test -c release -Xswiftc -enable-testing --filter PolicyPerformanceTests`.
 final class PolicyPerformanceTests: XCTestCase {
     override func setUpWithError() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["KVFACTORY_BENCHMARK"] == "1",
+                          "a benchmark; set KVFACTORY_BENCHMARK=1 to run it")
         try XCTSkipIf(_isDebugAssertConfiguration(), "timings are meaningful only in release builds")
     }
 
