@@ -11,6 +11,8 @@ let subcommands: [(name: String, summary: String, help: String, run: ([String]) 
     ("bench", "measure prefill and decode speed and KV-cache memory", BenchCommand.help, BenchCommand.run),
     ("needle", "run a needle-in-a-haystack sweep of one method, alone or under mpirun", NeedleCommand.help, NeedleCommand.run),
     ("sweep", "run the runs of a JSON job file as one job, alone or under mpirun", SweepCommand.help, SweepCommand.run),
+    ("kvprobe", "apply a method to one layer's Q/K/V and write the kept positions", KVProbeCommand.help, KVProbeCommand.run),
+    ("headscores", "compute retrieval-head scores for HeadKV by needle probing", HeadScoresCommand.help, HeadScoresCommand.run),
 ]
 
 func topLevelHelp() -> String {
