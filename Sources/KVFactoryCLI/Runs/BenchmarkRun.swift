@@ -16,6 +16,9 @@ protocol BenchmarkRun: AnyObject {
     /// Name used in messages and in scheduler ids, such as "snapkv_128".
     var name: String { get }
     var directory: URL { get }
+    /// Where the driver keeps the journal, run_options.json and run_meta.json; `directory` unless runs share
+    /// an output directory, as LongBench runs of several methods at one budget do.
+    var stateDirectory: URL { get }
     /// Options that can change the results, as canonical strings. Their hash is stored, and a resume with
     /// different values is rejected.
     var resultOptions: [String: String] { get }
@@ -32,8 +35,12 @@ protocol BenchmarkRun: AnyObject {
     func didRecord(_ record: Data) throws
     /// Writes the run's summary files from the latest record of each item id and returns the paths to show.
     func finish(records: [String: Data]) throws -> [String]
+    /// Text for the progress line after this run recorded an item, such as running scores; nil for none.
+    var progressDetail: String? { get }
 }
 
 extension BenchmarkRun {
+    var stateDirectory: URL { directory }
     func didRecord(_ record: Data) throws {}
+    var progressDetail: String? { nil }
 }

@@ -56,6 +56,8 @@ struct JobFile {
     /// Policy options shared by every run, as (name, value) pairs sorted by name.
     let sharedOptions: [(String, String)]
     let runs: [Run]
+    /// Settings and options given on the sweep command line, which override the file's in every run.
+    var overrides: [(String, String)] = []
 
     /// Reads and checks a job file; `benchmarks` lists the benchmark names this build can run.
     init(path: String, benchmarks: [String]) throws {
@@ -134,11 +136,11 @@ struct JobFile {
     }
 
     /// Command-line arguments of one run for the benchmark command, without --save_dir and --model_path:
-    /// the settings, then the shared options, then the run's own options, then its method and budget.
-    /// Later values override earlier ones, as on the command line.
+    /// the settings, then the shared options, then the run's own options, then the command-line overrides,
+    /// then its method and budget. Later values override earlier ones, as on the command line.
     func arguments(of run: Run) -> [String] {
         var arguments: [String] = []
-        for (name, value) in settings + sharedOptions + run.options {
+        for (name, value) in settings + sharedOptions + run.options + overrides {
             arguments += ["--\(name)", value]
         }
         arguments += ["--method", run.method]

@@ -4,7 +4,7 @@ import Foundation
 /// Runs several benchmark runs as one MPI job: every item of every run is scheduled across all ranks
 /// together, most expensive first, and rank 0 records each result in its run's journal as it arrives.
 ///
-/// Per run directory, rank 0 keeps `results.jsonl` (the journal: append, then fsync; a torn last line is
+/// Per run state directory (the run directory unless the run names another), rank 0 keeps `results.jsonl` (the journal: append, then fsync; a torn last line is
 /// cut off on resume), `run_options.json` (the options that affect results and their hash; a resume with
 /// other values is rejected, naming them) and `run_meta.json` (see `RunMetadata`). Items already in the
 /// journal are skipped, so rerunning the same command resumes an interrupted job.
@@ -25,6 +25,9 @@ final class RunDriver {
     /// Reruns items whose latest record is an error instead of skipping them.
     var retryFailed = false
     var schedulerConfiguration = WorkScheduler.Configuration()
+    /// The progress detail of the run that recorded the latest item; written and read on rank 0's result thread.
+    private var latestDetail = ""
+    private var openRunCount = 0
 
     init(context: MPIContext, command: String, itemLabel: String) {
         self.context = context
@@ -70,6 +73,7 @@ final class RunDriver {
         let opened = try context.onCoordinator { () throws -> [OpenRun] in
             try open(runs, modelPath: modelPath, world: world, started: started)
         } ?? []
+        openRunCount = opened.count
 
         var lookup: [String: (run: BenchmarkRun, item: RunItem)] = [:]
         for run in runs {
@@ -110,13 +114,13 @@ final class RunDriver {
         let versions = LibraryVersions.current()
         var opened: [OpenRun] = []
         for run in runs {
-            try FileManager.default.createDirectory(at: run.directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: run.stateDirectory, withIntermediateDirectories: true)
             var options = run.resultOptions
             options["model_file"] = model.fileName
             options["model_sha256"] = model.sha256
-            let lock = try OptionsLock.acquire(directory: run.directory, options: options,
+            let lock = try OptionsLock.acquire(directory: run.stateDirectory, options: options,
                                                metadata: ["command": command, "run": run.name])
-            let journal = try ResultJournal(url: run.directory.appendingPathComponent("results.jsonl"))
+            let journal = try ResultJournal(url: run.stateDirectory.appendingPathComponent("results.jsonl"))
             if journal.discardedBytes > 0 {
                 printError("\(command): \(run.name): discarded a torn last line (\(journal.discardedBytes) bytes) "
                     + "of \(journal.url.path)")
@@ -133,8 +137,8 @@ final class RunDriver {
                                      finishedAt: nil, wallSeconds: nil, items: counts)
             var metadata = RunMetadata(command: command, run: run.name, optionsHash: lock.hash, resultOptions: options,
                                        model: model, deviations: run.deviations, session: session)
-            if lock.resumed { metadata.loadEarlierSessions(directory: run.directory) }
-            try metadata.write(directory: run.directory)
+            if lock.resumed { metadata.loadEarlierSessions(directory: run.stateDirectory) }
+            try metadata.write(directory: run.stateDirectory)
             opened.append(OpenRun(run: run, journal: journal, metadata: metadata, counts: counts, pending: pending))
         }
 
@@ -161,8 +165,10 @@ final class RunDriver {
                 }
             }
         }
-        return ProgressReporter(label: itemLabel, total: total, alreadyDone: done, totalCost: totalCost,
-                                alreadyDoneCost: doneCost)
+        let reporter = ProgressReporter(label: itemLabel, total: total, alreadyDone: done, totalCost: totalCost,
+                                        alreadyDoneCost: doneCost)
+        reporter.detail = { [unowned self] in self.latestDetail }
+        return reporter
     }
 
     private func record(_ result: WorkResult, item: RunItem, open: OpenRun, progress: ProgressReporter?) throws {
@@ -181,6 +187,9 @@ final class RunDriver {
         } else {
             open.counts.failed += 1
         }
+        if let detail = open.run.progressDetail {
+            latestDetail = openRunCount > 1 ? "\(open.run.name): \(detail)" : detail
+        }
         progress?.record(cost: item.cost, failed: !result.isSuccess)
     }
 
@@ -190,7 +199,7 @@ final class RunDriver {
         open.metadata.session.finishedAt = RunMetadata.timestamp()
         open.metadata.session.wallSeconds = ProcessInfo.processInfo.systemUptime - startedMonotonic
         open.metadata.session.items = open.counts
-        try open.metadata.write(directory: open.run.directory)
+        try open.metadata.write(directory: open.run.stateDirectory)
         return RunOutcome(name: open.run.name, directory: open.run.directory, counts: open.counts, outputs: outputs)
     }
 
@@ -215,7 +224,7 @@ final class RunDriver {
         var names = Set<String>()
         var directories = Set<String>()
         for run in runs {
-            guard names.insert(run.name).inserted, directories.insert(run.directory.standardizedFileURL.path).inserted else {
+            guard names.insert(run.name).inserted, directories.insert(run.stateDirectory.standardizedFileURL.path).inserted else {
                 throw CommandFailure(message: "two runs share the name or directory '\(run.name)'; give each run its own "
                     + "method, budget or name")
             }
