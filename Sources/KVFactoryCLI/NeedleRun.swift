@@ -54,6 +54,13 @@ final class NeedleEngine {
                 throw UsageError(message: NeedleError.lengthTooShort(length: shortest, minimum: builder.minimumLength - 1).description,
                                  command: "needle")
             }
+            // Building one policy checks what validation without the model cannot, such as a HeadKV table
+            // that does not match the model's heads, before any cell runs.
+            do {
+                _ = try PolicySupport.makePolicy(run.policy, config: session.model.config, promptLength: shortest, sampleID: 0)
+            } catch let error as PolicyError {
+                throw UsageError(message: error.description, command: "needle")
+            }
         }
     }
 

@@ -299,6 +299,15 @@ final class NeedleCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: save.path))
     }
 
+    func testMissingHeadTableRejected() throws {
+        let save = directory.appendingPathComponent("bad")
+        let table = directory.appendingPathComponent("no-table.json").path
+        let errors = try rejected(["needle", "--s_len", "800", "--e_len", "800", "--method", "headkv", "--head_path", table,
+                                   "--save_dir", save.path])
+        XCTAssertTrue(errors.contains("head-score table not found: \(table)"), errors)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: save.path))
+    }
+
     func testMalformedJobFileRejected() throws {
         let job = directory.appendingPathComponent("job.json")
         try Data(#"{"benchmark": "needle", "save_dir": "x", "grid": {"methods": ["snapkv"], "budgets": ["big"]}}"#.utf8).write(to: job)
