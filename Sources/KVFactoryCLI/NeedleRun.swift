@@ -129,6 +129,8 @@ struct NeedleRecord: Codable {
     var decodeSeconds: Double?
     var stopReason: String?
     var testDurationSeconds: Double
+    /// CPU time of the rank's process during the cell, all threads; less than the wall time on a busy machine.
+    var cpuSeconds: Double?
     var testTimestampUTC: String
     var rank: Int
     var error: String?
@@ -148,6 +150,7 @@ struct NeedleRecord: Codable {
         case decodeSeconds = "decode_seconds"
         case stopReason = "stop_reason"
         case testDurationSeconds = "test_duration_seconds"
+        case cpuSeconds = "cpu_seconds"
         case testTimestampUTC = "test_timestamp_utc"
         case rank, error
     }
@@ -171,6 +174,7 @@ struct NeedleRecord: Codable {
         try container.encode(decodeSeconds, forKey: .decodeSeconds)
         try container.encode(stopReason, forKey: .stopReason)
         try container.encode(testDurationSeconds, forKey: .testDurationSeconds)
+        try container.encode(cpuSeconds, forKey: .cpuSeconds)
         try container.encode(testTimestampUTC, forKey: .testTimestampUTC)
         try container.encode(rank, forKey: .rank)
         try container.encode(error, forKey: .error)
@@ -241,6 +245,7 @@ final class NeedleRun: BenchmarkRun {
             throw CommandFailure(message: "run \(name) has no cell '\(item.id)'")
         }
         let started = Date()
+        let startedCPU = processCPUSeconds()
         let prompt = try engine.prompt(settings: settings, length: cell.length, depth: cell.depth)
         let sampleID = UInt64(cell.length) << 8 | UInt64(cell.depth)
         let policy = try PolicySupport.makePolicy(settings.policy, config: engine.session.model.config,
@@ -261,8 +266,8 @@ final class NeedleRun: BenchmarkRun {
             method: settings.policy.method, maxCapacityPrompt: settings.recordedBudget, kvCacheBytes: result.kvCacheBytes,
             promptTokens: prompt.count, generatedTokens: generated.count, prefillSeconds: result.prefillSeconds,
             decodeSeconds: result.decodeSeconds, stopReason: result.stopReason.description,
-            testDurationSeconds: Date().timeIntervalSince(started), testTimestampUTC: RunMetadata.timestamp(), rank: rank,
-            error: nil)
+            testDurationSeconds: Date().timeIntervalSince(started), cpuSeconds: processCPUSeconds() - startedCPU,
+            testTimestampUTC: RunMetadata.timestamp(), rank: rank, error: nil)
         return try record.jsonLine()
     }
 
@@ -383,3 +388,4 @@ final class NeedleRun: BenchmarkRun {
         }
     }
 }
+

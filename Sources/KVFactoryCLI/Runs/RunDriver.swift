@@ -35,7 +35,7 @@ final class RunDriver {
         self.itemLabel = itemLabel
     }
 
-    /// Runs on rank 0 to open one run's files.
+    /// One run's journal, metadata and pending items, kept on rank 0.
     private final class OpenRun {
         let run: BenchmarkRun
         let journal: ResultJournal
@@ -98,7 +98,8 @@ final class RunDriver {
                 return try entry.run.perform(entry.item, rank: context.rank)
             }, onResult: { result in
                 guard let entry = lookup[result.item.id], let open = openByName[entry.run.name] else {
-                    throw CommandFailure(message: "result for unknown item '\(result.item.id)'")
+                    throw CommandFailure(message: "received a result for unknown item '\(result.item.id)'; every rank "
+                        + "must run the same kvfactory build with the same arguments")
                 }
                 try self.record(result, item: entry.item, open: open, progress: progress)
             })
@@ -213,7 +214,7 @@ final class RunDriver {
 
     // MARK: Helpers
 
-    /// The latest journal line of each id; a rerun of a failed item supersedes its error record.
+    /// Returns the latest journal line of each id; a rerun of a failed item supersedes its error record.
     static func latestRecords(_ journal: ResultJournal) throws -> [String: Data] {
         var records: [String: Data] = [:]
         for line in journal.lines {
