@@ -21,6 +21,10 @@ enum BenchCommand {
 
     struct Run: Encodable {
         let prefill_s: Double
+        /// CPU seconds of this process during the prefill and the decode; on a shared machine they vary less
+        /// than wall time. With T threads, CPU / T estimates the wall time on an idle machine.
+        let prefill_cpu_s: Double
+        let decode_cpu_s: Double
         let prefill_tok_s: Double
         let decode_tok_s: Double
         let ttft_s: Double
@@ -38,10 +42,14 @@ enum BenchCommand {
         let prompt_tokens: Int
         let max_new_tokens: Int
         let prefill_s: Double
+        let prefill_cpu_s: Double
         let prefill_tok_s: Double
         let decode_tok_s: Double
+        let decode_cpu_s: Double
         let ttft_s: Double
+        /// KV-cache bytes after prefill, in total and per layer; the same in every run.
         let kv_cache_bytes: Int
+        let kv_cache_bytes_per_layer: [Int]
         let peak_rss_bytes: Int
         let runs: [Run]
     }
@@ -78,24 +86,34 @@ enum BenchCommand {
         for index in 0..<(warmup + repeats) {
             let policy = index == 0 ? firstPolicy
                 : try PolicySupport.makePolicy(policyOptions, config: config, promptLength: prompt.count, sampleID: 0)
-            let result = try generator.generate(prompt: prompt, maxNewTokens: maxNewTokens, cache: cache, policy: policy)
+            let cpuStart = processCPUSeconds()
+            var prefillCPU: Double?
+            // The first call comes right after the prefill, before any decode step.
+            let result = try generator.generate(prompt: prompt, maxNewTokens: maxNewTokens, cache: cache, policy: policy) { _ in
+                if prefillCPU == nil { prefillCPU = processCPUSeconds() - cpuStart }
+                return true
+            }
+            let totalCPU = processCPUSeconds() - cpuStart
             guard index >= warmup else { continue }
-            runs.append(Run(prefill_s: result.prefillSeconds, prefill_tok_s: result.prefillTokensPerSecond,
+            runs.append(Run(prefill_s: result.prefillSeconds, prefill_cpu_s: prefillCPU ?? totalCPU,
+                            decode_cpu_s: totalCPU - (prefillCPU ?? totalCPU), prefill_tok_s: result.prefillTokensPerSecond,
                             decode_tok_s: result.decodeTokensPerSecond, ttft_s: result.timeToFirstToken,
-                            kv_cache_bytes: result.kvCacheBytes, kv_cache_bytes_per_layer: cache.bytesPerLayer,
+                            kv_cache_bytes: result.prefillKVCacheBytes, kv_cache_bytes_per_layer: result.prefillKVCacheBytesPerLayer,
                             peak_rss_bytes: peakResidentBytes(), generated_tokens: result.tokens.count))
             if !options.has("json") {
-                printError(String(format: "run %d: prefill %.3f s (%.1f tokens/s), decode %.2f tokens/s, KV cache %@",
-                                  index - warmup + 1, result.prefillSeconds, result.prefillTokensPerSecond,
-                                  result.decodeTokensPerSecond, formatBytes(result.kvCacheBytes)))
+                printError(String(format: "run %d: prefill %.3f s (%.1f tokens/s, CPU %.2f s), decode %.2f tokens/s (CPU %.2f s), KV cache %@",
+                                  index - warmup + 1, result.prefillSeconds, result.prefillTokensPerSecond, runs.last!.prefill_cpu_s,
+                                  result.decodeTokensPerSecond, runs.last!.decode_cpu_s, formatBytes(result.prefillKVCacheBytes)))
             }
         }
 
         let summary = Summary(model: session.path, method: policyOptions.method, max_capacity_prompt: policyOptions.method == "fullkv" ? nil : policyOptions.budget(forPromptLength: prompt.count),
                               threads: session.model.threads, prompt_tokens: prompt.count, max_new_tokens: maxNewTokens,
-                              prefill_s: median(runs.map(\.prefill_s)), prefill_tok_s: median(runs.map(\.prefill_tok_s)),
-                              decode_tok_s: median(runs.map(\.decode_tok_s)), ttft_s: median(runs.map(\.ttft_s)),
+                              prefill_s: median(runs.map(\.prefill_s)), prefill_cpu_s: median(runs.map(\.prefill_cpu_s)),
+                              prefill_tok_s: median(runs.map(\.prefill_tok_s)), decode_tok_s: median(runs.map(\.decode_tok_s)),
+                              decode_cpu_s: median(runs.map(\.decode_cpu_s)), ttft_s: median(runs.map(\.ttft_s)),
                               kv_cache_bytes: Int(median(runs.map { Double($0.kv_cache_bytes) })),
+                              kv_cache_bytes_per_layer: runs.last?.kv_cache_bytes_per_layer ?? [],
                               peak_rss_bytes: Int(median(runs.map { Double($0.peak_rss_bytes) })), runs: runs)
         if options.has("json") {
             let encoder = JSONEncoder()
@@ -103,8 +121,10 @@ enum BenchCommand {
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
         } else {
             print(String(format: "method %@, prompt %d tokens, %d new tokens, %d threads", policyOptions.method, prompt.count, maxNewTokens, session.model.threads))
-            print(String(format: "prefill %.3f s (%.1f tokens/s), TTFT %.3f s, decode %.2f tokens/s", summary.prefill_s, summary.prefill_tok_s, summary.ttft_s, summary.decode_tok_s))
-            print("KV cache \(formatBytes(summary.kv_cache_bytes)), peak RSS \(formatBytes(summary.peak_rss_bytes))")
+            print(String(format: "prefill %.3f s (%.1f tokens/s, CPU %.2f s), TTFT %.3f s, decode %.2f tokens/s (CPU %.2f s)",
+                         summary.prefill_s, summary.prefill_tok_s, summary.prefill_cpu_s, summary.ttft_s, summary.decode_tok_s,
+                         summary.decode_cpu_s))
+            print("KV cache after prefill \(formatBytes(summary.kv_cache_bytes)) (\(PolicySupport.perLayerSummary(summary.kv_cache_bytes_per_layer))), peak RSS \(formatBytes(summary.peak_rss_bytes))")
         }
     }
 
@@ -114,6 +134,13 @@ enum BenchCommand {
         let middle = sorted.count / 2
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
+}
+
+/// CPU seconds used by all threads of this process so far.
+func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
 /// Peak resident set size of this process in bytes, from /proc/self/status (VmHWM).

@@ -63,9 +63,10 @@ enum GenerateCommand {
             return true
         }
         output.write(Data((decoder.finish() + "\n").utf8))
-        printError(String(format: "prompt %d tokens, prefill %.3f s (%.1f tokens/s); generated %d tokens, decode %.1f tokens/s; KV cache %@; stop: %@",
+        printError(String(format: "prompt %d tokens, prefill %.3f s (%.1f tokens/s); generated %d tokens, decode %.1f tokens/s; KV cache after prefill %@ (%@); stop: %@",
                           result.promptTokens, result.prefillSeconds, result.prefillTokensPerSecond, result.tokens.count,
-                          result.decodeTokensPerSecond, formatBytes(result.kvCacheBytes), result.stopReason.description))
+                          result.decodeTokensPerSecond, formatBytes(result.prefillKVCacheBytes),
+                          PolicySupport.perLayerSummary(result.prefillKVCacheBytesPerLayer), result.stopReason.description))
     }
 }
 

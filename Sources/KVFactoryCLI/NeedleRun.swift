@@ -6,7 +6,7 @@ import Modeling
 import Report
 import Tokenization
 
-/// What one rank needs to evaluate needle cells: the model, the haystacks and the context builders.
+/// The model, haystacks and context builders that one rank uses to evaluate needle cells.
 /// Runs of a job share one engine, so the model is loaded once per rank.
 final class NeedleEngine {
     let session: ModelSession
@@ -54,6 +54,13 @@ final class NeedleEngine {
                 throw UsageError(message: NeedleError.lengthTooShort(length: shortest, minimum: builder.minimumLength - 1).description,
                                  command: "needle")
             }
+            // Building one policy checks what validation without the model cannot, such as a HeadKV table
+            // that does not match the model's heads, before any cell runs.
+            do {
+                _ = try PolicySupport.makePolicy(run.policy, config: session.model.config, promptLength: shortest, sampleID: 0)
+            } catch let error as PolicyError {
+                throw UsageError(message: error.description, command: "needle")
+            }
         }
     }
 
@@ -80,7 +87,7 @@ final class NeedleEngine {
         return StreamingSHA256.hexDigest(bytes)
     }
 
-    /// The chat-formatted prompt of one cell, as token ids.
+    /// Returns the chat-formatted prompt of one cell as token ids.
     func prompt(settings: NeedleSettings, length: Int, depth: Int) throws -> [Int] {
         let key = [settings.haystackDirectory, settings.task.needle, settings.task.question, String(length), String(depth)]
             .joined(separator: "\u{0}")
@@ -122,6 +129,8 @@ struct NeedleRecord: Codable {
     var decodeSeconds: Double?
     var stopReason: String?
     var testDurationSeconds: Double
+    /// CPU time of the rank's process during the cell, all threads; less than the wall time on a busy machine.
+    var cpuSeconds: Double?
     var testTimestampUTC: String
     var rank: Int
     var error: String?
@@ -141,6 +150,7 @@ struct NeedleRecord: Codable {
         case decodeSeconds = "decode_seconds"
         case stopReason = "stop_reason"
         case testDurationSeconds = "test_duration_seconds"
+        case cpuSeconds = "cpu_seconds"
         case testTimestampUTC = "test_timestamp_utc"
         case rank, error
     }
@@ -164,6 +174,7 @@ struct NeedleRecord: Codable {
         try container.encode(decodeSeconds, forKey: .decodeSeconds)
         try container.encode(stopReason, forKey: .stopReason)
         try container.encode(testDurationSeconds, forKey: .testDurationSeconds)
+        try container.encode(cpuSeconds, forKey: .cpuSeconds)
         try container.encode(testTimestampUTC, forKey: .testTimestampUTC)
         try container.encode(rank, forKey: .rank)
         try container.encode(error, forKey: .error)
@@ -234,6 +245,7 @@ final class NeedleRun: BenchmarkRun {
             throw CommandFailure(message: "run \(name) has no cell '\(item.id)'")
         }
         let started = Date()
+        let startedCPU = processCPUSeconds()
         let prompt = try engine.prompt(settings: settings, length: cell.length, depth: cell.depth)
         let sampleID = UInt64(cell.length) << 8 | UInt64(cell.depth)
         let policy = try PolicySupport.makePolicy(settings.policy, config: engine.session.model.config,
@@ -254,8 +266,8 @@ final class NeedleRun: BenchmarkRun {
             method: settings.policy.method, maxCapacityPrompt: settings.recordedBudget, kvCacheBytes: result.kvCacheBytes,
             promptTokens: prompt.count, generatedTokens: generated.count, prefillSeconds: result.prefillSeconds,
             decodeSeconds: result.decodeSeconds, stopReason: result.stopReason.description,
-            testDurationSeconds: Date().timeIntervalSince(started), testTimestampUTC: RunMetadata.timestamp(), rank: rank,
-            error: nil)
+            testDurationSeconds: Date().timeIntervalSince(started), cpuSeconds: processCPUSeconds() - startedCPU,
+            testTimestampUTC: RunMetadata.timestamp(), rank: rank, error: nil)
         return try record.jsonLine()
     }
 
@@ -376,3 +388,4 @@ final class NeedleRun: BenchmarkRun {
         }
     }
 }
+

@@ -15,6 +15,8 @@ let subcommands: [(name: String, summary: String, help: String, run: ([String]) 
     ("score", "score LongBench predictions of a run folder and write results.json and results.csv", ScoreCommand.help,
      ScoreCommand.run),
     ("sweep", "run the runs of a JSON job file as one job, alone or under mpirun", SweepCommand.help, SweepCommand.run),
+    ("kvprobe", "apply a method to one layer's Q/K/V and write the kept positions", KVProbeCommand.help, KVProbeCommand.run),
+    ("headscores", "compute retrieval-head scores for HeadKV by needle probing", HeadScoresCommand.help, HeadScoresCommand.run),
 ]
 
 func topLevelHelp() -> String {

@@ -1,3 +1,5 @@
+import TensorKernels
+
 /// Observation-window score (SnapKV, PyramidKV, AdaKV, HeadKV, CAM, ThinK): the attention that the last w prompt
 /// queries give each past key, reduced over the w rows, reduced per KV head in kv_head mode, then pooled.
 struct WindowAttentionScorer: TokenScorer {
@@ -45,42 +47,69 @@ struct AccumulatedAttentionScorer: TokenScorer {
         return TokenScores(stored: stored, accumulatedPerQueryHead: sums)
     }
 
-    /// Query rows per block: the scratch holds blockRows x n logits, never n x n.
+    /// Query rows per block: each worker's scratch holds blockRows x n logits, never n x n.
     static let blockRows = 128
 
     /// Per query head, the causal softmax weights on each of the n prompt keys summed over all n queries.
-    /// Each key's sum adds the query rows in ascending order. The logits come from BLAS, which parallelizes them.
+    ///
+    /// A work item is one query head and one block of query rows: one BLAS product of the block's queries with
+    /// the keys up to the block's end, a softmax per row, and the rows' weights added into the item's partial
+    /// column sums. Items run in waves on OpenBLAS's thread count, each worker with single-threaded BLAS. After
+    /// each wave the partial sums are added to the totals in item order, so every key's sum adds its blocks in
+    /// ascending order and the result does not depend on the thread count. Memory is O(n x blockRows) per worker.
     static func columnSums(_ state: PrefillLayerState) -> [[Float]] {
         let n = state.promptLength
         let headDim = state.headDim
-        let stride = state.queryHeads * headDim
+        let heads = state.queryHeads
+        let stride = heads * headDim
         let scale = 1 / Float(headDim).squareRoot()
         let cache = state.cache
         let queries = state.queries
-        let keysPerHead = (0..<state.queryHeads).map { cache.heads[cache.storedHead(forQueryHead: $0)].keys }
+        let keysPerHead = (0..<heads).map { cache.heads[cache.storedHead(forQueryHead: $0)].keys }
+        let blocks = (n + blockRows - 1) / blockRows
+        let items = heads * blocks
+        let workers = max(1, min(Threading.blasThreads, items))
+        // Two items per worker and wave let the dynamic schedule even out blocks of unequal length.
+        let waveSize = 2 * workers
 
-        let sums = UnsafeMutablePointer<Float>.allocate(capacity: max(1, state.queryHeads * n))
-        sums.initialize(repeating: 0, count: state.queryHeads * n)
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: max(1, heads * n))
+        sums.initialize(repeating: 0, count: heads * n)
         defer { sums.deallocate() }
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, blockRows * n))
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: max(1, waveSize * n))
+        defer { partials.deallocate() }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, workers * blockRows * n))
         defer { scratch.deallocate() }
-        for queryHead in 0..<state.queryHeads {
-            let target = sums + queryHead * n
-            var blockStart = 0
-            while blockStart < n {
-                let blockEnd = min(n, blockStart + blockRows)
-                let rows = blockEnd - blockStart
-                // Row i of the block attends to keys 0...blockStart+i, so the block needs keys 0..<blockEnd.
-                ScoreMath.multiplyTransposed(m: rows, n: blockEnd, k: headDim, alpha: scale,
-                                             a: queries + blockStart * stride + queryHead * headDim, lda: stride,
-                                             b: keysPerHead[queryHead], ldb: headDim, c: scratch, ldc: blockEnd)
-                for row in 0..<rows {
-                    ScoreMath.accumulateSoftmax(scratch + row * blockEnd, count: blockStart + row + 1, into: target)
+
+        Threading.withSingleThreadedBLAS {
+            var waveStart = 0
+            while waveStart < items {
+                let waveCount = min(waveSize, items - waveStart)
+                let base = waveStart
+                ParallelFor.runDynamic(waveCount, threads: workers) { worker, slot in
+                    let item = base + slot
+                    let head = item / blocks
+                    let first = (item % blocks) * blockRows
+                    let end = min(n, first + blockRows)
+                    let logits = scratch + worker * blockRows * n
+                    // Row i of the block attends to keys 0...first+i, so the block needs keys 0..<end.
+                    ScoreMath.multiplyTransposed(m: end - first, n: end, k: headDim, alpha: scale,
+                                                 a: queries + first * stride + head * headDim, lda: stride,
+                                                 b: keysPerHead[head], ldb: headDim, c: logits, ldc: end)
+                    let partial = partials + slot * n
+                    partial.update(repeating: 0, count: end)
+                    for row in 0..<(end - first) {
+                        ScoreMath.accumulateSoftmax(logits + row * end, count: first + row + 1, into: partial)
+                    }
                 }
-                blockStart = blockEnd
+                for slot in 0..<waveCount {
+                    let item = waveStart + slot
+                    let end = min(n, (item % blocks) * blockRows + blockRows)
+                    VectorOps.add(partials + slot * n, to: sums + (item / blocks) * n, count: end)
+                }
+                waveStart += waveCount
             }
         }
-        return (0..<state.queryHeads).map { Array(UnsafeBufferPointer(start: sums + $0 * n, count: n)) }
+        return (0..<heads).map { Array(UnsafeBufferPointer(start: sums + $0 * n, count: n)) }
     }
 }
 

@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 
 /// Runs the release binary, alone and under mpirun on this machine (shared memory only), on small needle
-/// sweeps with the real model and essays: sharding, identical predictions across rank counts, resume
-/// after a killed rank, option checks on resume, the output files and the rejection of bad input.
+/// sweeps with the real model and essays. The tests cover sharding, identical predictions across rank
+/// counts, resume after a killed rank, option checks on resume, the output files and bad input.
 final class NeedleCommandTests: XCTestCase {
     private static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -103,7 +103,7 @@ final class NeedleCommandTests: XCTestCase {
         ["needle"] + Self.smallGrid + ["--method", "snapkv", "--max_capacity_prompt", "64", "--save_dir", saveDirectory.path] + extra
     }
 
-    /// The records of results.jsonl, in file order.
+    /// Returns the records of results.jsonl, in file order.
     private func records(_ saveDirectory: URL) throws -> [[String: Any]] {
         let url = saveDirectory.appendingPathComponent("results.jsonl")
         guard let data = try? Data(contentsOf: url) else { return [] }
@@ -296,6 +296,15 @@ final class NeedleCommandTests: XCTestCase {
         let save = directory.appendingPathComponent("bad")
         let errors = try rejected(["needle", "--s_len", "1000", "--e_len", "9000", "--step", "8000", "--save_dir", save.path], ranks: 2)
         XCTAssertTrue(errors.contains("--e_len 9000 exceeds the context length"), errors)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: save.path))
+    }
+
+    func testMissingHeadTableRejected() throws {
+        let save = directory.appendingPathComponent("bad")
+        let table = directory.appendingPathComponent("no-table.json").path
+        let errors = try rejected(["needle", "--s_len", "800", "--e_len", "800", "--method", "headkv", "--head_path", table,
+                                   "--save_dir", save.path])
+        XCTAssertTrue(errors.contains("head-score table not found: \(table)"), errors)
         XCTAssertFalse(FileManager.default.fileExists(atPath: save.path))
     }
 
