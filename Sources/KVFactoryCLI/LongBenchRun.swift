@@ -8,6 +8,7 @@ import Modeling
 /// Rank 0 appends each prediction to the run's journal (`runs/<Method>/results.jsonl`) as it arrives. When
 /// every sample of a dataset is recorded, it writes `<dataset>/<Method>.json` in the reference's order,
 /// atomically, so a prediction file is never partial: a dataset with a failed or missing sample has none.
+/// The folder's `run_meta.json` gathers the run_meta.json of every method under `runs/`.
 final class LongBenchRun: BenchmarkRun {
     let plan: LongBenchRunPlan
     let engine: LongBenchEngine
@@ -174,6 +175,21 @@ final class LongBenchRun: BenchmarkRun {
         try LongBenchPredictionFile.write(lines: lines, to: path)
         writtenDatasets.insert(dataset)
         return path
+    }
+
+    /// Writes `<model>_<budget>/run_meta.json`, where the reference keeps it, as `{"format": 1, "runs":
+    /// {"<Method>": <runs/<Method>/run_meta.json>, ...}}` for every method of the folder.
+    func didWriteMetadata() throws {
+        let runsFolder = directory.appendingPathComponent("runs")
+        var runs: [String: Any] = [:]
+        for method in (try? FileManager.default.contentsOfDirectory(atPath: runsFolder.path)) ?? [] {
+            let path = runsFolder.appendingPathComponent(method).appendingPathComponent(RunMetadata.fileName)
+            guard let data = try? Data(contentsOf: path), let object = try? JSONSerialization.jsonObject(with: data) else { continue }
+            runs[method] = object
+        }
+        let document: [String: Any] = ["format": 1, "runs": runs]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try writeFileAtomically(data + Data("\n".utf8), to: directory.appendingPathComponent(RunMetadata.fileName).path)
     }
 
     // MARK: Summary, on rank 0

@@ -36,8 +36,8 @@ final class LongBenchEndToEndTests: XCTestCase {
 
         let run = directory.appendingPathComponent("out/smollm2-135m-instruct.q4_1_64")
         XCTAssertEqual(KVFactoryProcess.files(under: run), [
-            "hotpotqa/SnapKV.json", "runs/SnapKV/results.jsonl", "runs/SnapKV/run_meta.json", "runs/SnapKV/run_options.json",
-            "triviaqa/SnapKV.json",
+            "hotpotqa/SnapKV.json", "run_meta.json", "runs/SnapKV/results.jsonl", "runs/SnapKV/run_meta.json",
+            "runs/SnapKV/run_options.json", "triviaqa/SnapKV.json",
         ])
         let records = try LongBenchDataset.load(dataset: "hotpotqa", dataDirectory: dataDirectory)
         let hotpotPath = run.appendingPathComponent("hotpotqa/SnapKV.json").path
@@ -54,6 +54,10 @@ final class LongBenchEndToEndTests: XCTestCase {
         let meta = try String(contentsOf: run.appendingPathComponent("runs/SnapKV/run_meta.json"), encoding: .utf8)
         XCTAssertTrue(meta.contains("\"chat_template\" : \"auto\""), meta)
         XCTAssertTrue(meta.contains("\"max_length\" : \"256\""), meta)
+        let folderMeta = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("run_meta.json")))
+            as? [String: Any])
+        let snapMeta = try XCTUnwrap((folderMeta["runs"] as? [String: Any])?["SnapKV"] as? [String: Any])
+        XCTAssertNotNil(snapMeta["finished_at"] as? String, "the folder's run_meta.json has the final SnapKV metadata")
         let before = try Data(contentsOf: URL(fileURLWithPath: hotpotPath))
 
         let second = try KVFactoryProcess.run(arguments, in: directory)

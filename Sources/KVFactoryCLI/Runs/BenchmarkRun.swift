@@ -37,10 +37,13 @@ protocol BenchmarkRun: AnyObject {
     func finish(records: [String: Data]) throws -> [String]
     /// Text for the progress line after this run recorded an item, such as running scores; nil for none.
     var progressDetail: String? { get }
+    /// Receives control after the driver wrote run_meta.json into `stateDirectory`, at the start and at the end.
+    func didWriteMetadata() throws
 }
 
 extension BenchmarkRun {
     var stateDirectory: URL { directory }
     func didRecord(_ record: Data) throws {}
     var progressDetail: String? { nil }
+    func didWriteMetadata() throws {}
 }

@@ -148,6 +148,7 @@ final class RunDriver {
                                        model: model, deviations: run.deviations, session: session)
             if lock.resumed { metadata.loadEarlierSessions(directory: run.stateDirectory) }
             try metadata.write(directory: run.stateDirectory)
+            try run.didWriteMetadata()
             opened.append(OpenRun(run: run, journal: journal, metadata: metadata, counts: counts, pending: pending))
         }
 
@@ -209,6 +210,7 @@ final class RunDriver {
         open.metadata.session.wallSeconds = ProcessInfo.processInfo.systemUptime - startedMonotonic
         open.metadata.session.items = open.counts
         try open.metadata.write(directory: open.run.stateDirectory)
+        try open.run.didWriteMetadata()
         return RunOutcome(name: open.run.name, directory: open.run.directory, counts: open.counts, outputs: outputs)
     }
 
