@@ -16,6 +16,7 @@ extension TransformerModel {
         guard hasEmbedding, hasHead else {
             throw ModelError.missingStage("prefill(tokens:) needs layers 0..<\(config.blockCount), but this instance has layers \(layers.lowerBound)..<\(layers.upperBound); call embed, prefillLayers and logits on the stages instead")
         }
+        guard !tokens.isEmpty else { throw ModelError.emptyPrompt }
         let positions = logitPositions ?? [tokens.count - 1]
         for position in positions where position < 0 || position >= tokens.count {
             throw ModelError.logitPositionOutOfRange(position: position, tokens: tokens.count)
