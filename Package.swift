@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Report", dependencies: ["CZlib"], swiftSettings: releaseSpeed),
         // Cluster: MPI wrapper, work distribution across ranks, results journal and resume.
         .target(name: "Cluster", dependencies: ["MPIShim", "CMPI", "CZstd"], swiftSettings: releaseSpeed),
+        // Multi-rank test program of the cluster layer, started by ClusterTests under mpirun.
+        .executableTarget(name: "cluster-selftest", dependencies: ["Cluster"], path: "Sources/ClusterSelfTest"),
         // The kvfactory command-line tool.
         .executableTarget(name: "KVFactoryCLI",
                           dependencies: ["Modeling", "ModelFormats", "Tokenization", "ChatTemplates", "KVPolicies",

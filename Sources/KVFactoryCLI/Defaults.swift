@@ -62,14 +62,16 @@ func writeAtomically(_ data: Data, to path: String) throws {
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
     do {
         try data.write(to: temporary)
-        if FileManager.default.fileExists(atPath: url.path) {
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-        } else {
-            try FileManager.default.moveItem(at: temporary, to: url)
-        }
     } catch {
         try? FileManager.default.removeItem(at: temporary)
         throw CommandFailure(message: "cannot write \(path): \(error.localizedDescription)")
+    }
+    // rename(2) replaces an existing file atomically. FileManager.replaceItemAt fails on Linux when the target
+    // exists and removes the target in the process.
+    guard rename(temporary.path, url.path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        try? FileManager.default.removeItem(at: temporary)
+        throw CommandFailure(message: "cannot write \(path): \(reason)")
     }
 }
 

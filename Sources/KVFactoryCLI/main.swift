@@ -1,8 +1,22 @@
 import Foundation
 
 /// Subcommands: name, one-line summary, help text and entry point.
-let subcommands: [(name: String, summary: String, help: String, run: (ParsedOptions) throws -> Void, specs: [OptionSpec])] = [
-    ("inspect", "print a GGUF file's metadata, tensors and memory needs", InspectCommand.help, InspectCommand.run, InspectCommand.specs),
+let subcommands: [(name: String, summary: String, help: String, run: ([String]) throws -> Void)] = [
+    ("inspect", "print a GGUF file's metadata, tensors and memory needs", InspectCommand.help,
+     { try InspectCommand.run(ParsedOptions(command: "inspect", arguments: $0, specs: InspectCommand.specs)) }),
+    ("tokenize", "print token ids of a text, or decode ids", TokenizeCommand.help,
+     { try TokenizeCommand.run(ParsedOptions(command: "tokenize", arguments: $0, specs: TokenizeCommand.specs)) }),
+    ("generate", "generate text from a prompt or a chat message", GenerateCommand.help, GenerateCommand.run),
+    ("logits", "write logits and greedy tokens for numeric comparison", LogitsCommand.help, LogitsCommand.run),
+    ("bench", "measure prefill and decode speed and KV-cache memory", BenchCommand.help, BenchCommand.run),
+    ("needle", "run a needle-in-a-haystack sweep of one method, alone or under mpirun", NeedleCommand.help, NeedleCommand.run),
+    ("longbench", "generate LongBench answers with one method and budget, alone or under mpirun", LongBenchCommand.help,
+     LongBenchCommand.run),
+    ("score", "score LongBench predictions of a run folder and write results.json and results.csv", ScoreCommand.help,
+     ScoreCommand.run),
+    ("sweep", "run the runs of a JSON job file as one job, alone or under mpirun", SweepCommand.help, SweepCommand.run),
+    ("kvprobe", "apply a method to one layer's Q/K/V and write the kept positions", KVProbeCommand.help, KVProbeCommand.run),
+    ("headscores", "compute retrieval-head scores for HeadKV by needle probing", HeadScoresCommand.help, HeadScoresCommand.run),
 ]
 
 func topLevelHelp() -> String {
@@ -36,8 +50,7 @@ if arguments.contains("--help") || arguments.contains("-h") {
 }
 
 do {
-    let options = try ParsedOptions(command: command.name, arguments: arguments, specs: command.specs)
-    try command.run(options)
+    try command.run(arguments)
 } catch let error as UsageError {
     printError("kvfactory \(command.name): \(error)")
     exit(2)

@@ -82,8 +82,19 @@ public final class HeadCache {
     }
 
     /// Keeps only the rows at `indices`, in that order. Indices must be valid and distinct.
+    /// Strictly ascending indices are compacted in place without allocating.
     public func keep(indices: [Int]) {
         precondition(indices.count <= count, "cannot keep \(indices.count) of \(count) rows")
+        if isStrictlyAscending(indices) {
+            // indices[row] >= row, so each move reads a row that no earlier move has overwritten.
+            for (row, index) in indices.enumerated() where index != row {
+                (keys + row * headDim).update(from: keys + index * headDim, count: headDim)
+                (values + row * headDim).update(from: values + index * headDim, count: headDim)
+                positions[row] = positions[index]
+            }
+            count = indices.count
+            return
+        }
         let newKeys = UnsafeMutablePointer<Float>.allocate(capacity: capacity * headDim)
         let newValues = UnsafeMutablePointer<Float>.allocate(capacity: capacity * headDim)
         let newPositions = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
@@ -100,6 +111,16 @@ public final class HeadCache {
         values = newValues
         positions = newPositions
         count = indices.count
+    }
+
+    private func isStrictlyAscending(_ indices: [Int]) -> Bool {
+        var previous = -1
+        for index in indices {
+            guard index > previous else { return false }
+            previous = index
+        }
+        precondition(previous < count, "row index \(previous) is outside 0..<\(count)")
+        return true
     }
 
     /// Removes every entry but keeps the storage.

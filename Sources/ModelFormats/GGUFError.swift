@@ -31,7 +31,8 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable {
         case .missingTensor(let path, let name):
             return "\(path) lacks the tensor \(name)"
         case .unsupportedTensorType(let path, let tensor, let type):
-            return "\(path): tensor \(tensor) has type \(type), which cannot be dequantized; supported types are F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K"
+            return "\(path): tensor \(tensor) has type \(type), which cannot be dequantized; supported types are "
+                + DequantizationError.supportedTypeNames.joined(separator: ", ")
         }
     }
 }

@@ -36,6 +36,10 @@ public struct GenerationResult: Sendable {
     public var timeToFirstToken: Double
     /// KV-cache bytes (float32 keys and values) held at the end of the run.
     public var kvCacheBytes: Int
+    /// KV-cache bytes right after the prefill, when a policy has compressed the prompt and before any decode step.
+    public var prefillKVCacheBytes = 0
+    /// `prefillKVCacheBytes` per layer of this instance.
+    public var prefillKVCacheBytesPerLayer: [Int] = []
 
     /// Decode steps per second; the first token comes from the prefill and is not counted.
     public var decodeTokensPerSecond: Double {
@@ -86,6 +90,8 @@ public final class Generator {
             _ = try model.prefill(tokens: prompt, cache: cache, policy: policy)
             result.prefillSeconds = Self.seconds(since: start)
             result.kvCacheBytes = cache.byteCount
+            result.prefillKVCacheBytes = cache.byteCount
+            result.prefillKVCacheBytesPerLayer = cache.bytesPerLayer
             return result
         }
         result.tokens.reserveCapacity(maxNewTokens)
@@ -95,6 +101,8 @@ public final class Generator {
         result.prefillSeconds = Self.seconds(since: start)
         var token = promptLogits[0].withUnsafeBufferPointer { sampler.sample($0) }
         result.timeToFirstToken = Self.seconds(since: start)
+        result.prefillKVCacheBytes = cache.byteCount
+        result.prefillKVCacheBytesPerLayer = cache.bytesPerLayer
 
         let decodeStart = DispatchTime.now().uptimeNanoseconds
         while true {

@@ -1,9 +1,9 @@
 /// One splitting step of a pre-tokenizer. Each step refines the pieces that the previous step produced;
-/// the first step sees the whole text as one piece.
+/// the first step receives the whole text as one piece.
 ///
-/// The patterns are hand-written scanners, not regular expressions: each reproduces the regex that the
-/// model's `tokenizer.json` names, with the same choices as llama.cpp where the regex engines disagree
-/// (for example `\s+(?!\S)` at the end of a piece takes the whole whitespace run).
+/// The patterns are hand-written scanners, not regular expressions. Each reproduces the regex that the
+/// model's `tokenizer.json` names, and makes llama.cpp's choices where regex engines disagree. For example,
+/// `\s+(?!\S)` at the end of a piece takes the whole whitespace run.
 enum SplitRule: Equatable {
     /// `\p{N}`, isolated: every number scalar becomes its own piece (Hugging Face `Digits(individual_digits)`).
     case isolateEachNumber
@@ -25,7 +25,7 @@ struct PreTokenizer {
     let rules: [SplitRule]
 
     /// Splits `scalars` into pieces and returns the end index (exclusive) of each piece, in order.
-    /// `classes` holds `ScalarClass.rawValue` for each scalar.
+    /// `classes` contains `ScalarClass.rawValue` for each scalar.
     func split(scalars: UnsafeBufferPointer<UInt32>, classes: UnsafeBufferPointer<UInt8>) -> [Int32] {
         var ends: [Int32] = scalars.isEmpty ? [] : [Int32(scalars.count)]
         for rule in rules {
@@ -139,7 +139,7 @@ private struct PieceScanner {
         scalarClass & number != 0 && scalarClass & whitespace == 0
     }
 
-    /// The contraction that starts at `position` ('s, 't, 're, 've, 'm, 'll, 'd), or 0.
+    /// Returns the length of the contraction ('s, 't, 're, 've, 'm, 'll, 'd) at `position`, or 0.
     private func contractionLength(_ position: Int, _ high: Int, ignoringCase: Bool) -> Int {
         guard scalars[position] == Self.apostrophe, position + 1 < high else { return 0 }
         func folded(_ scalar: UInt32) -> UInt32 {

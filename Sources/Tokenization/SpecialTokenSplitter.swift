@@ -36,8 +36,8 @@ struct SpecialTokenSplitter: Sendable {
                                    needsParseSpecial: attributes.contains(.control) || attributes.contains(.unknown),
                                    stripsFollowingWhitespace: rightStrippingTokenIds.contains(id)))
         }
-        // NOTE: llama.cpp's sort leaves the order of equal-length texts unspecified; ordering them by id
-        // differs from it only when two such texts overlap in the input.
+        // NOTE: llama.cpp's sort leaves the order of equal-length texts unspecified. Ordering them by id
+        // can differ from it only when two such texts overlap in the input.
         found.sort { $0.text.count != $1.text.count ? $0.text.count > $1.text.count : $0.id < $1.id }
         candidates = found
         var byFirstByte = [[Int]](repeating: [], count: 256)

@@ -48,8 +48,8 @@ struct DecodingState {
 
 /// Decodes tokens one at a time, as they are generated, and returns only complete UTF-8 text.
 ///
-/// A token may end inside a multi-byte character (byte-fallback tokens, or byte-level BPE pieces of emoji
-/// and CJK text); those bytes wait until the character is complete. The concatenation of all `append`
+/// A token may end inside a multi-byte character, as byte-fallback tokens and byte-level BPE pieces of emoji
+/// and CJK text do. Those bytes wait until the character is complete. The concatenation of all `append`
 /// results and `finish()` equals `decode` of the same ids.
 public struct StreamingDecoder: Sendable {
     private let tokenizer: Tokenizer
@@ -80,10 +80,10 @@ public struct StreamingDecoder: Sendable {
         return text
     }
 
-    /// The length of the longest prefix that ends before an unfinished but still valid UTF-8 sequence.
+    /// Returns the length of the longest prefix that ends before an unfinished but still valid UTF-8 sequence.
     ///
     /// Splitting at a lead byte never changes how `String(decoding:)` repairs invalid bytes, because a lead
-    /// byte always starts a new sequence; so decoding the pieces separately matches decoding the whole.
+    /// byte always starts a new sequence. So decoding the pieces separately matches decoding the whole.
     static func completePrefixLength(_ bytes: [UInt8]) -> Int {
         let count = bytes.count
         // A sequence is at most 4 bytes, so only the last 3 bytes can start an unfinished one.
@@ -105,7 +105,7 @@ public struct StreamingDecoder: Sendable {
         return count
     }
 
-    /// Whether bytes (shorter than their sequence) can still become a valid UTF-8 sequence.
+    /// Returns whether bytes, shorter than their sequence, can still become a valid UTF-8 sequence.
     private static func isValidPrefix(_ bytes: ArraySlice<UInt8>) -> Bool {
         let lead = bytes[bytes.startIndex]
         for (offset, byte) in bytes.dropFirst().enumerated() {

@@ -1,7 +1,7 @@
 extension Tokenizer {
     /// Encodes text to token ids.
     /// - Parameters:
-    ///   - addSpecialTokens: add BOS and EOS where `addBOS` and `addEOS` say so.
+    ///   - addSpecialTokens: add BOS and EOS where `addBOS` and `addEOS` request them.
     ///   - parseSpecial: recognise control tokens such as `<|im_start|>` written in the text; when false they
     ///     are tokenized as plain text. User-defined (added) tokens are recognised either way.
     public func encode(_ text: String, addSpecialTokens: Bool = true, parseSpecial: Bool = true) -> [Int] {
@@ -44,9 +44,11 @@ extension Tokenizer {
     private func encodeBytePair(_ text: UnsafeBufferPointer<UInt8>, _ bytePair: BytePairModel, _ preTokenizer: PreTokenizer,
                                 _ session: inout EncodingSession, _ output: inout [Int32]) {
         session.decodeScalars(text)
+        let scalarCount = session.scalarCount
         let ends = session.scalars.withUnsafeBufferPointer { scalars in
             session.classes.withUnsafeBufferPointer { classes in
-                preTokenizer.split(scalars: scalars, classes: classes)
+                preTokenizer.split(scalars: UnsafeBufferPointer(rebasing: scalars[..<scalarCount]),
+                                   classes: UnsafeBufferPointer(rebasing: classes[..<scalarCount]))
             }
         }
 
@@ -111,10 +113,12 @@ extension Tokenizer {
 /// Long texts repeat most of their words, so caching each word's ids makes the merge loop run once per
 /// distinct word. The cache lives for one `encode` call, which keeps the tokenizer free of shared mutable state.
 struct EncodingSession {
+    /// Scalars of the current fragment in `scalars[..<scalarCount]`; the buffers only grow.
     var scalars: [UInt32] = []
     var classes: [UInt8] = []
     /// UTF-8 offset of each scalar, plus the end offset.
     var byteOffsets: [Int32] = []
+    var scalarCount = 0
     var bytePairScratch = BytePairScratch()
     var sentencePieceScratch = SentencePieceScratch()
 
@@ -125,45 +129,55 @@ struct EncodingSession {
 
     /// Words longer than this are encoded without caching; long words rarely repeat.
     private static let maxCachedWordBytes = 128
-    /// The cache is emptied when it holds this many words, which bounds its memory (about 10 MB).
+    /// The cache is emptied when it contains this many words, which bounds its memory (about 10 MB).
     private static let maxCachedWords = 1 << 17
 
     /// Decodes valid UTF-8 into scalars, their character classes and their byte offsets.
     mutating func decodeScalars(_ text: UnsafeBufferPointer<UInt8>) {
-        scalars.removeAll(keepingCapacity: true)
-        classes.removeAll(keepingCapacity: true)
-        byteOffsets.removeAll(keepingCapacity: true)
-        scalars.reserveCapacity(text.count)
-        classes.reserveCapacity(text.count)
-        byteOffsets.reserveCapacity(text.count + 1)
-
-        var index = 0
         let count = text.count
-        while index < count {
-            let lead = text[index]
-            var value: UInt32
-            var length: Int
-            switch lead {
-            case 0..<0x80:
-                value = UInt32(lead); length = 1
-            case 0xC0..<0xE0:
-                value = UInt32(lead & 0x1F); length = 2
-            case 0xE0..<0xF0:
-                value = UInt32(lead & 0x0F); length = 3
-            default:
-                value = UInt32(lead & 0x07); length = 4
-            }
-            // Swift strings hold valid UTF-8, so continuation bytes are present; the bound guards slices anyway.
-            length = min(length, count - index)
-            for offset in 1..<length {
-                value = value << 6 | UInt32(text[index + offset] & 0x3F)
-            }
-            scalars.append(value)
-            classes.append(ScalarClass.of(value).rawValue)
-            byteOffsets.append(Int32(index))
-            index += length
+        if scalars.count < count {
+            scalars = [UInt32](repeating: 0, count: count)
+            classes = [UInt8](repeating: 0, count: count)
+            byteOffsets = [Int32](repeating: 0, count: count + 1)
         }
-        byteOffsets.append(Int32(count))
+        let basicPlane = ScalarClass.basicPlaneTable
+        var decoded = 0
+        basicPlane.withUnsafeBufferPointer { table in
+            scalars.withUnsafeMutableBufferPointer { scalars in
+                classes.withUnsafeMutableBufferPointer { classes in
+                    byteOffsets.withUnsafeMutableBufferPointer { offsets in
+                        var index = 0
+                        while index < count {
+                            let lead = text[index]
+                            var value: UInt32
+                            var length: Int
+                            switch lead {
+                            case 0..<0x80:
+                                value = UInt32(lead); length = 1
+                            case 0xC0..<0xE0:
+                                value = UInt32(lead & 0x1F); length = 2
+                            case 0xE0..<0xF0:
+                                value = UInt32(lead & 0x0F); length = 3
+                            default:
+                                value = UInt32(lead & 0x07); length = 4
+                            }
+                            // Swift strings contain valid UTF-8, so continuation bytes are present. The bound guards slices anyway.
+                            length = min(length, count - index)
+                            for offset in 1..<length {
+                                value = value << 6 | UInt32(text[index + offset] & 0x3F)
+                            }
+                            scalars[decoded] = value
+                            classes[decoded] = value < 0x1_0000 ? table[Int(value)] : ScalarClass.compute(value).rawValue
+                            offsets[decoded] = Int32(index)
+                            decoded += 1
+                            index += length
+                        }
+                        offsets[decoded] = Int32(count)
+                    }
+                }
+            }
+        }
+        scalarCount = decoded
     }
 
     /// Appends the ids of a word from the cache, or encodes it with `encode` and caches the result.

@@ -7,7 +7,7 @@ import ModelFormats
 /// 2. normalizer: SentencePiece models write a space before the text and replace spaces with `▁`;
 /// 3. pre-tokenizer: byte-level BPE models split text into words with the pattern of `tokenizer.ggml.pre`;
 /// 4. model: byte-level BPE merges by rank, SentencePiece BPE merges by score with byte fallback;
-/// 5. post-processor: BOS and EOS as `tokenizer.ggml.add_bos_token` and `add_eos_token` say;
+/// 5. post-processor: BOS and EOS where `tokenizer.ggml.add_bos_token` and `add_eos_token` request them;
 /// 6. decoder: the inverse of 1 to 4, byte-exact for text that came from `encode`.
 ///
 /// Instances are immutable and safe to share between threads; each `encode` call has its own word cache.
@@ -84,7 +84,7 @@ public final class Tokenizer: Sendable {
         pieceOffsets = offsets
     }
 
-    /// The bytes a token stands for: the text itself for special and added tokens, the byte of a
+    /// Returns the bytes a token represents: the text itself for special and added tokens, the byte of a
     /// `<0xXX>` token, the byte-level alphabet decoded (BPE) or `▁` turned into a space (SentencePiece).
     private static func decodedBytes(of text: String, attributes: TokenAttributes, isBytePair: Bool) -> [UInt8] {
         if !attributes.isDisjoint(with: [.control, .unknown, .userDefined]) {
@@ -110,25 +110,26 @@ public final class Tokenizer: Sendable {
         return bytes
     }
 
-    /// The vocabulary string of a token, as stored in the file (byte-level alphabet, `▁`, `<0x0A>`).
-    /// Empty for ids outside the vocabulary.
+    /// Returns the vocabulary string of a token as the file stores it (byte-level alphabet, `▁`, `<0x0A>`),
+    /// or an empty string for ids outside the vocabulary.
     public func tokenText(_ id: Int) -> String {
         guard id >= 0 && id < vocabularySize else { return "" }
         return vocabulary.texts[id]
     }
 
-    /// The bytes that one token decodes to; special tokens give their text. Empty for ids outside the vocabulary.
+    /// Returns the bytes that one token decodes to, which for special tokens is their text.
+    /// Ids outside the vocabulary give no bytes.
     public func tokenBytes(_ id: Int) -> [UInt8] {
         guard id >= 0 && id < vocabularySize else { return [] }
         return Array(pieceBytes[Int(pieceOffsets[id])..<Int(pieceOffsets[id + 1])])
     }
 
-    /// The id of a vocabulary string, the inverse of `tokenText`.
+    /// Looks up the id of a vocabulary string, the inverse of `tokenText`.
     public func tokenId(_ text: String) -> Int? {
         vocabulary.id(utf8: Array(text.utf8)).map(Int.init)
     }
 
-    /// Whether a token is a control or unknown token, which `decode` drops with `skipSpecialTokens`.
+    /// Returns true for control and unknown tokens, which `decode` drops with `skipSpecialTokens`.
     public func isSpecialToken(_ id: Int) -> Bool {
         guard id >= 0 && id < vocabularySize else { return false }
         return !vocabulary.attributes[id].isDisjoint(with: .special)

@@ -67,7 +67,7 @@ final class SyntheticVocabularyTests: XCTestCase {
         XCTAssertNil(tokenizer.bosTokenId)
     }
 
-    /// A SentencePiece vocabulary: `<unk>`, `<s>`, `</s>`, the 256 byte tokens, then the given pieces.
+    /// Builds a SentencePiece tokenizer of `<unk>`, `<s>`, `</s>`, the 256 byte tokens, then the given pieces.
     private func sentencePiece(_ pieces: [(String, Float)], name: String) throws -> Tokenizer {
         let byteNames = (0..<256).map { String(format: "<0x%02X>", $0) }
         var builder = TokenizerFileBuilder()

@@ -12,7 +12,7 @@ enum TestResources {
     static let fixtures = repositoryRoot.appendingPathComponent("Tests/Fixtures/tokenizer")
     static let vocabDirectory = repositoryRoot.appendingPathComponent("vocab-fixtures")
 
-    /// The SmolLM2 tokenizer, built once for all tests.
+    /// Returns the SmolLM2 tokenizer, built once for all tests.
     static func smolLM2() throws -> Tokenizer {
         try XCTSkipUnless(FileManager.default.fileExists(atPath: modelPath), "run scripts/setup.sh to install the model")
         return try smolLM2Tokenizer.get()
@@ -20,7 +20,7 @@ enum TestResources {
 
     private static let smolLM2Tokenizer = Result(catching: { try Tokenizer(gguf: GGUFFile(path: modelPath)) })
 
-    /// The path of a llama.cpp vocab file, or a skip when scripts/fetch-vocab-fixtures.sh has not run.
+    /// Returns the path of a llama.cpp vocab file, or skips the test when scripts/fetch-vocab-fixtures.sh has not run.
     static func vocabFile(_ name: String) throws -> String {
         let path = vocabDirectory.appendingPathComponent(name).path
         try XCTSkipUnless(FileManager.default.fileExists(atPath: path),
@@ -28,7 +28,7 @@ enum TestResources {
         return path
     }
 
-    /// The essays in file-name order, joined with no separator.
+    /// Reads the essays in file-name order and joins them with no separator.
     static func essays() throws -> String {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: essaysDirectory.path)) ?? []
         let files = names.filter { $0.hasSuffix(".txt") }.sorted()
@@ -149,7 +149,7 @@ struct TokenizerFileBuilder {
 
     var entries: [(String, Value)] = []
 
-    /// A byte-level BPE vocabulary: the 256 byte characters, then `extraTokens`, with `merges`.
+    /// Starts a byte-level BPE vocabulary of the 256 byte characters, then `extraTokens`, with `merges`.
     static func bytePair(pre: String?, extraTokens: [String] = [], merges: [String] = [],
                          types: [Int32]? = nil) -> TokenizerFileBuilder {
         let byteTokens = (0..<256).map { String(decoding: ByteLevel.encode([UInt8($0)]), as: UTF8.self) }

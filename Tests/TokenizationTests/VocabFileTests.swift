@@ -15,7 +15,7 @@ final class VocabFileTests: XCTestCase {
     private static var cache: [String: Tokenizer] = [:]
     private static let cacheLock = NSLock()
 
-    /// A vocab file's tokenizer, optionally with another pre-tokenizer; built once per file and override.
+    /// Returns a vocab file's tokenizer, optionally with another pre-tokenizer. Each is built once.
     private func tokenizer(_ file: String, preOverride: String? = nil) throws -> Tokenizer {
         let path = try TestResources.vocabFile(file)
         let key = file + "|" + (preOverride ?? "")
@@ -140,6 +140,13 @@ final class VocabFileTests: XCTestCase {
         XCTAssertEqual(ids, [1, hi, 2, hi])
         XCTAssertEqual(tokenizer.decode(ids), "<s>Hi</s>Hi")
         XCTAssertEqual(tokenizer.decode(ids, skipSpecialTokens: true), "HiHi")
+    }
+
+    func testSentencePieceMergesStayWithinWords() throws {
+        // Llama 2 has no vocabulary string with `▁` after another character, so words merge (and cache) alone.
+        let tokenizer = try tokenizer("ggml-vocab-llama-spm.gguf")
+        guard case .sentencePiece(let model) = tokenizer.model else { return XCTFail("expected a SentencePiece model") }
+        XCTAssertTrue(model.mergesStayWithinWords)
     }
 
     func testSentencePieceByteFallback() throws {

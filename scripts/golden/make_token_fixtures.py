@@ -10,14 +10,17 @@ pieces longer than 32 bytes.
 
 Outputs:
 - Tests/Fixtures/tokenizer/smollm2.json: ids and decoded text for the real SmolLM2 model, for prose,
-  code, digits, Unicode, whitespace runs, special tokens and the first 5000 characters of the essays,
-  plus the count and FNV-1a hash of the ids of all the essays.
+  code, digits, Unicode, whitespace runs, special tokens and the first 5000 characters of the essays.
+  It also stores the count and FNV-1a hash of the ids of all the essays.
 - Tests/Fixtures/tokenizer/vocab-files.json: ids for the same texts on llama.cpp's vocab-only files
   (see scripts/fetch-vocab-fixtures.sh), including `ggml-vocab-gpt-2.gguf` with its pre-tokenizer
   rewritten to `default`. The Swift tests skip these cases when the vocab files are absent.
 
+With --time-llama-cpp it writes nothing and prints llama.cpp's time to encode the essays twice over,
+the reference number in docs/benchmarks.md.
+
 Usage: /tmp/goldenv/bin/python scripts/golden/make_token_fixtures.py
-           [--model PATH] [--essays DIR] [--vocab-dir DIR]
+           [--model PATH] [--essays DIR] [--vocab-dir DIR] [--time-llama-cpp]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import ctypes
 import json
 import re
 import tempfile
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -91,7 +95,7 @@ class Vocab:
         tokens = (llama_cpp.llama_token * capacity)()
         count = llama_cpp.llama_tokenize(self.vocab, data, len(data), tokens, capacity, add_special, parse_special)
         if count < 0:
-            raise SystemExit(f"llama_tokenize needs {-count} tokens for {text[:40]!r}")
+            raise SystemExit(f"llama_tokenize failed: {text[:40]!r} needs a buffer of {-count} tokens")
         return list(tokens[:count])
 
     def detokenize(self, ids: list[int], unparse_special: bool) -> str:
@@ -100,7 +104,7 @@ class Vocab:
         buffer = ctypes.create_string_buffer(capacity)
         count = llama_cpp.llama_detokenize(self.vocab, array, len(ids), buffer, capacity, False, unparse_special)
         if count < 0:
-            raise SystemExit(f"llama_detokenize needs {-count} bytes")
+            raise SystemExit(f"llama_detokenize failed: the text needs a buffer of {-count} bytes")
         return buffer.raw[:count].decode("utf-8", errors="replace")
 
     def end_of_generation_ids(self) -> list[int]:
@@ -208,6 +212,20 @@ def vocab_fixture(vocab_dir: Path, texts: list[tuple[str, str]]) -> dict:
     return {"generator": GENERATOR, "vocabularies": entries}
 
 
+def time_llama_cpp(model_path: Path, essays: str) -> None:
+    """Prints the best of three times for llama.cpp to encode the essays twice over."""
+    vocab = Vocab(model_path)
+    text = essays + essays
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        ids = vocab.tokenize(text, add_special=True, parse_special=True)
+        best = min(best, time.perf_counter() - start)
+    print(f"llama.cpp encode of the essays twice over: {best:.3f} s for {len(text.encode('utf-8'))} bytes, "
+          f"{len(ids)} tokens ({GENERATOR})")
+    vocab.close()
+
+
 def write_json(path: Path, fixture: dict) -> None:
     """Writes indented JSON with each list of ids on one line."""
     text = json.dumps(fixture, ensure_ascii=False, indent=1)
@@ -220,11 +238,17 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--essays", type=Path, default=DEFAULT_ESSAYS)
     parser.add_argument("--vocab-dir", type=Path, default=DEFAULT_VOCAB_DIR)
+    parser.add_argument("--time-llama-cpp", action="store_true",
+                        help="print llama.cpp's encoding time for the essays twice over and write nothing")
     arguments = parser.parse_args()
 
     llama_cpp.llama_backend_init()
-    OUTPUT.mkdir(parents=True, exist_ok=True)
     essays = read_essays(arguments.essays)
+    if arguments.time_llama_cpp:
+        time_llama_cpp(arguments.model, essays)
+        return
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
     prefix_case = ("essays prefix", essays[:ESSAY_PREFIX_CHARACTERS])
 
     write_json(OUTPUT / "smollm2.json", model_fixture(arguments.model, TEXTS + [prefix_case], essays))
