@@ -21,7 +21,7 @@ log "building the release binary"
 swift build -c release --product kvfactory
 
 mpirun_args=(--hostfile "$hostfile" -np "$ranks")
-# Open MPI refuses to start as root unless told that this is intended.
+# Open MPI does not start as root unless --allow-run-as-root confirms that this is intended.
 if [ "$(id -u)" -eq 0 ]; then
   mpirun_args+=(--allow-run-as-root)
 fi

@@ -24,7 +24,7 @@ public struct NeedleTask: Equatable, Sendable {
         self.expectedAnswer = expectedAnswer
     }
 
-    /// The user message for a context: the document between tags, then the question.
+    /// Returns the user message for a context: the document between tags, then the question.
     public func userMessage(context: String) -> String {
         "Read the document below and answer the question that follows it.\n\n<document>\n\(context)\n</document>\n\n"
             + "Question: \(question)"

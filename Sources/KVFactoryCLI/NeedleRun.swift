@@ -6,7 +6,7 @@ import Modeling
 import Report
 import Tokenization
 
-/// What one rank needs to evaluate needle cells: the model, the haystacks and the context builders.
+/// The model, haystacks and context builders that one rank uses to evaluate needle cells.
 /// Runs of a job share one engine, so the model is loaded once per rank.
 final class NeedleEngine {
     let session: ModelSession
@@ -80,7 +80,7 @@ final class NeedleEngine {
         return StreamingSHA256.hexDigest(bytes)
     }
 
-    /// The chat-formatted prompt of one cell, as token ids.
+    /// Returns the chat-formatted prompt of one cell as token ids.
     func prompt(settings: NeedleSettings, length: Int, depth: Int) throws -> [Int] {
         let key = [settings.haystackDirectory, settings.task.needle, settings.task.question, String(length), String(depth)]
             .joined(separator: "\u{0}")

@@ -13,11 +13,13 @@ func writeFileAtomically(_ data: Data, to path: String) throws {
     } catch {
         throw CommandFailure(message: "cannot create the directory \(directory.path): \(error.localizedDescription)")
     }
+
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
     let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard descriptor >= 0 else {
         throw CommandFailure(message: "cannot write \(path): creating \(temporary) failed: \(String(cString: strerror(errno)))")
     }
+
     var failure: String?
     data.withUnsafeBytes { buffer in
         var offset = 0
@@ -33,6 +35,7 @@ func writeFileAtomically(_ data: Data, to path: String) throws {
     }
     if failure == nil && fsync(descriptor) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
     close(descriptor)
+
     if failure == nil && rename(temporary, path) != 0 { failure = "rename failed: \(String(cString: strerror(errno)))" }
     if let failure {
         unlink(temporary)

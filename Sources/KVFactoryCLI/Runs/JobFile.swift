@@ -13,7 +13,7 @@ struct JobFileError: Error, CustomStringConvertible {
 /// Schema (docs/jobs.md has the full description and an example):
 ///
 ///     {
-///       "benchmark": "needle",                      required; a benchmark `kvfactory sweep` knows
+///       "benchmark": "needle",                      required; a benchmark that `kvfactory sweep` runs
 ///       "save_dir": "results/needle-smollm2",       required; each run writes into <save_dir>/<run name>/
 ///       "model_path": "models/model.gguf",          optional; the default model otherwise
 ///       "settings": {"s_len": 1000, ...},           optional; the benchmark command's own options
@@ -130,7 +130,7 @@ struct JobFile {
         self.runs = runs
     }
 
-    /// The directory of one run.
+    /// Returns the directory of one run.
     func directory(of run: Run) -> URL {
         URL(fileURLWithPath: saveDirectory).appendingPathComponent(run.name)
     }

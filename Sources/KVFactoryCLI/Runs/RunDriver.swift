@@ -85,23 +85,31 @@ final class RunDriver {
         let progress = context.isCoordinator ? makeProgress(opened) : nil
         let openByName = Dictionary(uniqueKeysWithValues: opened.map { ($0.run.name, $0) })
 
+        // An error of rank 0 while recording (a full disk) ends the scheduling there. It is rethrown inside
+        // the collective below, so that the other ranks stop with it instead of waiting for rank 0.
+        var schedulingError: Error?
         let scheduler = WorkScheduler(context: context, configuration: schedulerConfiguration)
-        _ = try scheduler.run(items: workItems, work: { [context] workItem in
-            guard let entry = lookup[workItem.id] else {
-                throw CommandFailure(message: "rank \(context.rank) has no item '\(workItem.id)'; every rank must run "
-                    + "the same kvfactory build with the same arguments")
-            }
-            return try entry.run.perform(entry.item, rank: context.rank)
-        }, onResult: { result in
-            guard let entry = lookup[result.item.id], let open = openByName[entry.run.name] else {
-                throw CommandFailure(message: "result for unknown item '\(result.item.id)'")
-            }
-            try self.record(result, item: entry.item, open: open, progress: progress)
-        })
+        do {
+            _ = try scheduler.run(items: workItems, work: { [context] workItem in
+                guard let entry = lookup[workItem.id] else {
+                    throw CommandFailure(message: "rank \(context.rank) has no item '\(workItem.id)'; every rank must run "
+                        + "the same kvfactory build with the same arguments")
+                }
+                return try entry.run.perform(entry.item, rank: context.rank)
+            }, onResult: { result in
+                guard let entry = lookup[result.item.id], let open = openByName[entry.run.name] else {
+                    throw CommandFailure(message: "result for unknown item '\(result.item.id)'")
+                }
+                try self.record(result, item: entry.item, open: open, progress: progress)
+            })
+        } catch {
+            schedulingError = error
+        }
         progress?.finish()
 
         let outcomes = try context.onCoordinator { () throws -> [RunOutcome] in
-            try opened.map { try finish($0, startedMonotonic: startedMonotonic) }
+            if let schedulingError { throw schedulingError }
+            return try opened.map { try finish($0, startedMonotonic: startedMonotonic) }
         }
         return outcomes ?? []
     }
