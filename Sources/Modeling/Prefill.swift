@@ -72,7 +72,9 @@ extension TransformerModel {
             }
         }
         cache.processedTokens += tokenCount
-        prefillLengths[ObjectIdentifier(cache)] = cache.processedTokens
+        // Callers that create a cache per sample would grow the table without bound; only recent caches matter.
+        if prefillEnds.count >= 32 { prefillEnds.removeAll(keepingCapacity: true) }
+        prefillEnds[ObjectIdentifier(cache)] = cache.processedTokens
     }
 
     /// Returns scratch buffers large enough for `tokenCount` new rows over the rows already in `cache`.
