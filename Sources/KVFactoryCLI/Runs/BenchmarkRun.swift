@@ -16,8 +16,8 @@ protocol BenchmarkRun: AnyObject {
     /// Name used in messages and in scheduler ids, such as "snapkv_128".
     var name: String { get }
     var directory: URL { get }
-    /// Where the driver keeps the journal, run_options.json and run_meta.json; `directory` unless runs share
-    /// an output directory, as LongBench runs of several methods at one budget do.
+    /// Directory of the journal, run_options.json and run_meta.json. It is `directory` unless runs share an
+    /// output directory, as LongBench runs of several methods at one budget do.
     var stateDirectory: URL { get }
     /// Options that can change the results, as canonical strings. Their hash is stored, and a resume with
     /// different values is rejected.
@@ -37,7 +37,7 @@ protocol BenchmarkRun: AnyObject {
     func finish(records: [String: Data]) throws -> [String]
     /// Text for the progress line after this run recorded an item, such as running scores; nil for none.
     var progressDetail: String? { get }
-    /// Receives control after the driver wrote run_meta.json into `stateDirectory`, at the start and at the end.
+    /// Runs after the driver wrote run_meta.json into `stateDirectory`, at the start and at the end of a session.
     func didWriteMetadata() throws
 }
 
