@@ -130,6 +130,10 @@ struct RecordFields {
         try required(name, Int.self, expected: "an integer")
     }
 
+    func double(_ name: String) throws -> Double {
+        try required(name, Double.self, expected: "a number")
+    }
+
     func strings(_ name: String) throws -> [String] {
         try required(name, [String].self, expected: "a list of strings")
     }

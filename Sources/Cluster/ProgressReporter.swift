@@ -13,6 +13,9 @@ public final class ProgressReporter: @unchecked Sendable {
     public let isTerminal: Bool
     public var terminalInterval = 0.25
     public var logInterval = 10.0
+    /// Text appended to the line, such as running scores; called under the reporter's lock on every
+    /// redraw. Set it before the first `record`.
+    public var detail: (() -> String)?
 
     private var done: Int
     private var failed = 0
@@ -100,6 +103,10 @@ public final class ProgressReporter: @unchecked Sendable {
             text += ", ETA unknown"
         }
         if failed > 0 { text += ", \(failed) failed" }
+        if let detail {
+            let extra = detail()
+            if !extra.isEmpty { text += "; " + extra }
+        }
         return text
     }
 

@@ -9,6 +9,12 @@ let subcommands: [(name: String, summary: String, help: String, run: ([String]) 
     ("generate", "generate text from a prompt or a chat message", GenerateCommand.help, GenerateCommand.run),
     ("logits", "write logits and greedy tokens for numeric comparison", LogitsCommand.help, LogitsCommand.run),
     ("bench", "measure prefill and decode speed and KV-cache memory", BenchCommand.help, BenchCommand.run),
+    ("needle", "run a needle-in-a-haystack sweep of one method, alone or under mpirun", NeedleCommand.help, NeedleCommand.run),
+    ("longbench", "generate LongBench answers with one method and budget, alone or under mpirun", LongBenchCommand.help,
+     LongBenchCommand.run),
+    ("score", "score LongBench predictions of a run folder and write results.json and results.csv", ScoreCommand.help,
+     ScoreCommand.run),
+    ("sweep", "run the runs of a JSON job file as one job, alone or under mpirun", SweepCommand.help, SweepCommand.run),
     ("kvprobe", "apply a method to one layer's Q/K/V and write the kept positions", KVProbeCommand.help, KVProbeCommand.run),
     ("headscores", "compute retrieval-head scores for HeadKV by needle probing", HeadScoresCommand.help, HeadScoresCommand.run),
 ]

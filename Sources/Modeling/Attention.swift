@@ -96,41 +96,62 @@ extension TransformerModel {
     /// between heads after compression. Writes `buffers.attentionOutput` and leaves the softmax weights in
     /// `buffers.scores`, one row of `buffers.scoreStride` per query head.
     ///
-    /// The caller has limited OpenBLAS to one thread.
+    /// Allocates nothing. The caller has limited OpenBLAS to one thread.
     func decodeAttention(layerCache: LayerCache, position: Int, buffers: DecodeBuffers) {
-        let headDim = config.headDim
-        let groupSize = layerCache.granularity == .kvHead ? config.groupSize : 1
-        let scale = 1 / Float(headDim).squareRoot()
-        let window = config.slidingWindow
-        let stride = buffers.scoreStride
-        let queries = buffers.qkv.pointer, scores = buffers.scores, output = buffers.attentionOutput.pointer
+        let job = DecodeAttention(layerCache: layerCache, position: position,
+                                  groupSize: layerCache.granularity == .kvHead ? config.groupSize : 1,
+                                  headDim: config.headDim, scale: 1 / Float(config.headDim).squareRoot(),
+                                  window: config.slidingWindow ?? 0, stride: buffers.scoreStride,
+                                  queries: buffers.qkv.pointer, scores: buffers.scores,
+                                  output: buffers.attentionOutput.pointer)
+        withUnsafePointer(to: job) { pointer in
+            ParallelFor.run(layerCache.heads.count, threads: threads, context: pointer) { context, _, stored in
+                context.assumingMemoryBound(to: DecodeAttention.self).pointee.run(storedHead: stored)
+            }
+        }
+    }
+}
 
-        ParallelFor.run(layerCache.heads.count, threads: threads) { stored in
-            let head = layerCache.heads[stored]
-            let count = head.count
-            let firstQuery = stored * groupSize
-            let query = queries + firstQuery * headDim
-            let weights = scores + firstQuery * stride
-            if groupSize == 1 {
-                BLAS.gemv(m: count, n: headDim, alpha: scale, a: head.keys, lda: headDim, x: query, y: weights)
-            } else {
-                BLAS.gemmTransposedB(m: groupSize, n: count, k: headDim, alpha: scale, a: query, lda: headDim,
-                                     b: head.keys, ldb: headDim, c: weights, ldc: stride)
+/// The decode attention of one layer, one work item per stored head.
+struct DecodeAttention {
+    unowned(unsafe) let layerCache: LayerCache
+    let position: Int
+    /// Query heads that read each stored head: the GQA group size for a per-KV-head cache, else 1.
+    let groupSize: Int
+    let headDim: Int
+    let scale: Float
+    /// Sliding window in tokens, 0 for full attention.
+    let window: Int
+    let stride: Int
+    let queries: UnsafeMutablePointer<Float>
+    let scores: UnsafeMutablePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+
+    func run(storedHead stored: Int) {
+        let head = layerCache.heads[stored]
+        let count = head.count
+        let firstQuery = stored * groupSize
+        let query = queries + firstQuery * headDim
+        let weights = scores + firstQuery * stride
+        if groupSize == 1 {
+            BLAS.gemv(m: count, n: headDim, alpha: scale, a: head.keys, lda: headDim, x: query, y: weights)
+        } else {
+            BLAS.gemmTransposedB(m: groupSize, n: count, k: headDim, alpha: scale, a: query, lda: headDim,
+                                 b: head.keys, ldb: headDim, c: weights, ldc: stride)
+        }
+        for member in 0..<groupSize {
+            let line = weights + member * stride
+            if window > 0 {
+                for key in 0..<count where position - Int(head.positions[key]) >= window { line[key] = -.infinity }
             }
-            for member in 0..<groupSize {
-                let line = weights + member * stride
-                if let window {
-                    for key in 0..<count where position - Int(head.positions[key]) >= window { line[key] = -.infinity }
-                }
-                VectorOps.softmax(line, count: count)
-            }
-            let out = output + firstQuery * headDim
-            if groupSize == 1 {
-                BLAS.gemvTransposed(m: count, n: headDim, a: head.values, lda: headDim, x: weights, y: out)
-            } else {
-                BLAS.gemm(m: groupSize, n: headDim, k: count, a: weights, lda: stride, b: head.values, ldb: headDim,
-                          c: out, ldc: headDim)
-            }
+            VectorOps.softmax(line, count: count)
+        }
+        let out = output + firstQuery * headDim
+        if groupSize == 1 {
+            BLAS.gemvTransposed(m: count, n: headDim, a: head.values, lda: headDim, x: weights, y: out)
+        } else {
+            BLAS.gemm(m: groupSize, n: headDim, k: count, a: weights, lda: stride, b: head.values, ldb: headDim,
+                      c: out, ldc: headDim)
         }
     }
 }

@@ -89,7 +89,7 @@ extension TransformerModel {
         }
         buffers.reserveScores(rows: largest + 1)
         rope.fillTable(position: position, cos: buffers.cosines.pointer, sin: buffers.sines.pointer)
-        let prefillEnd = prefillLengths[ObjectIdentifier(cache)] ?? 0
+        let prefillEnd = prefillEnds[ObjectIdentifier(cache)] ?? 0
         let step = position >= prefillEnd ? position - prefillEnd + 1 : position + 1
 
         try Threading.withSingleThreadedBLAS {

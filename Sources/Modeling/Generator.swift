@@ -80,7 +80,9 @@ public final class Generator {
         let sampler = try TokenSampler(options: sampling, vocabularySize: model.config.vocabularySize)
         let cache = cache ?? model.makeCache(granularity: policy?.granularity ?? .kvHead)
         cache.reset()
-        cache.reserve(tokens: min(context, prompt.count + maxNewTokens))
+        // Reserve for a typical answer, not for maxNewTokens, which may be far larger than the run needs;
+        // the cache grows geometrically beyond that.
+        cache.reserve(tokens: min(context, prompt.count + min(maxNewTokens, 512)))
         policy?.beginSequence(sampleID: sampleID)
 
         var result = GenerationResult(tokens: [], stopReason: .maxNewTokens, promptTokens: prompt.count,

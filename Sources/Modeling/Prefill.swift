@@ -16,6 +16,7 @@ extension TransformerModel {
         guard hasEmbedding, hasHead else {
             throw ModelError.missingStage("prefill(tokens:) needs layers 0..<\(config.blockCount), but this instance has layers \(layers.lowerBound)..<\(layers.upperBound); call embed, prefillLayers and logits on the stages instead")
         }
+        guard !tokens.isEmpty else { throw ModelError.emptyPrompt }
         let positions = logitPositions ?? [tokens.count - 1]
         for position in positions where position < 0 || position >= tokens.count {
             throw ModelError.logitPositionOutOfRange(position: position, tokens: tokens.count)
@@ -71,7 +72,9 @@ extension TransformerModel {
             }
         }
         cache.processedTokens += tokenCount
-        prefillLengths[ObjectIdentifier(cache)] = cache.processedTokens
+        // Callers that create a cache per sample would grow the table without bound; only recent caches matter.
+        if prefillEnds.count >= 32 { prefillEnds.removeAll(keepingCapacity: true) }
+        prefillEnds[ObjectIdentifier(cache)] = cache.processedTokens
     }
 
     /// Returns scratch buffers large enough for `tokenCount` new rows over the rows already in `cache`.

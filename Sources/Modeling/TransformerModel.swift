@@ -31,7 +31,7 @@ public final class TransformerModel {
     /// Prefill buffers of the largest prefill so far, reused so repeated prefills do not fault in fresh pages.
     var cachedPrefillScratch: PrefillScratch?
     /// `processedTokens` of each cache at the end of its last prefill, to number decode steps for the policies.
-    var prefillLengths: [ObjectIdentifier: Int] = [:]
+    var prefillEnds: [ObjectIdentifier: Int] = [:]
 
     /// Loads the layers `layers` (all when nil) of a GGUF model and dequantizes their weights to float32.
     ///

@@ -5,7 +5,7 @@ public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
 
-    /// - Parameter zeroed: whether to fill the buffer with zeros; scratch buffers that are always written
+    /// - Parameter zeroed: whether to fill the buffer with zeros. Scratch buffers that are always written
     ///   before they are read skip it, which saves touching every page up front.
     public init(count: Int, zeroed: Bool = true) {
         self.count = count
@@ -85,20 +85,38 @@ public final class WeightMatrix: @unchecked Sendable {
 
     /// `output = W * input (+ output when accumulating)`, split into fixed row slices run on `threads` threads.
     ///
-    /// The caller must have limited OpenBLAS to one thread (see `Threading.withSingleThreadedBLAS`),
-    /// or the slices' own BLAS threads oversubscribe the cores.
+    /// Allocates nothing, so decode can call it per token. The caller must have limited OpenBLAS to one thread
+    /// (see `Threading.withSingleThreadedBLAS`), or the slices' own BLAS threads oversubscribe the cores.
     public func multiplyVector(_ input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                accumulate: Bool = false, threads: Int) {
+        let job = VectorProduct(storage: storage, values: values, rows: rows, columns: columns, sliceRows: sliceRows,
+                                input: input, output: output, beta: accumulate ? 1 : 0)
         let slices = (rows + sliceRows - 1) / sliceRows
-        let values = self.values, columns = self.columns, rows = self.rows, sliceRows = self.sliceRows
-        ParallelFor.run(slices, threads: threads) { slice in
-            let first = slice * sliceRows
-            let count = min(sliceRows, rows - first)
-            switch self.storage {
-            case .float32:
-                BLAS.gemv(m: count, n: columns, a: values + first * columns, lda: columns, x: input,
-                          beta: accumulate ? 1 : 0, y: output + first)
+        withUnsafePointer(to: job) { pointer in
+            ParallelFor.run(slices, threads: threads, context: pointer) { context, _, slice in
+                context.assumingMemoryBound(to: VectorProduct.self).pointee.run(slice: slice)
             }
+        }
+    }
+}
+
+/// One matrix-vector product, split into slices of matrix rows.
+struct VectorProduct {
+    let storage: WeightMatrix.Storage
+    let values: UnsafePointer<Float>
+    let rows: Int
+    let columns: Int
+    let sliceRows: Int
+    let input: UnsafePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    let beta: Float
+
+    func run(slice: Int) {
+        let first = slice * sliceRows
+        let count = min(sliceRows, rows - first)
+        switch storage {
+        case .float32:
+            BLAS.gemv(m: count, n: columns, a: values + first * columns, lda: columns, x: input, beta: beta, y: output + first)
         }
     }
 }

@@ -1,7 +1,5 @@
 import CBLAS
-import Dispatch
 import Foundation
-import Synchronization
 
 /// Thread-count control shared by OpenBLAS and the kernels' own parallel loops.
 public enum Threading {
@@ -46,76 +44,53 @@ public enum Threading {
     }
 }
 
-/// Parallel loops over index ranges.
+/// Parallel loops over index ranges, run on a shared pool of worker threads that allocates nothing per loop.
 ///
 /// Each index is processed exactly once by `body`, which must write only outputs owned by that index.
 /// Results are then identical for any thread count, as long as `body(i)` itself is deterministic.
 public enum ParallelFor {
     /// Calls `body(index)` for every index in `0..<count`, on up to `threads` threads.
     ///
-    /// Indices are dealt to workers in contiguous runs; with `threads <= 1` or `count <= 1` the loop runs inline.
+    /// Threads claim indices one at a time; with `threads <= 1` or `count <= 1` the loop runs inline.
     @inlinable
     public static func run(_ count: Int, threads: Int, _ body: (Int) -> Void) {
-        let workers = min(threads, count)
-        if workers <= 1 {
+        if threads <= 1 || count <= 1 {
             for index in 0..<count { body(index) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let range = workerRange(worker, of: workers, count: count)
-            for index in range { body(index) }
-        }
-    }
-
-    /// Calls `body(worker, range)` once per worker with a contiguous slice of `0..<count`.
-    ///
-    /// Use it when each worker needs its own scratch buffer, indexed by `worker`, which is below
-    /// `min(threads, count)`. The output of an index must not depend on which worker handles it.
-    @inlinable
-    public static func runRanges(_ count: Int, threads: Int, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
-        let workers = min(threads, count)
-        if workers <= 1 {
-            if count > 0 { body(0, 0..<count) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            body(worker, workerRange(worker, of: workers, count: count))
-        }
+        runOnPool(count, threads: threads) { _, index in body(index) }
     }
 
     /// Calls `body(worker, index)` for every index in `0..<count`; each worker takes the next unclaimed index
     /// when it finishes one, which balances items of unequal cost.
     ///
-    /// `worker` is below `min(threads, count)` and selects per-worker scratch. Which worker runs an index
-    /// varies from run to run, so the output of an index must not depend on the worker.
+    /// `worker` is below `threads` and selects per-worker scratch. Which worker runs an index varies from
+    /// run to run, so the output of an index must not depend on the worker.
+    @inlinable
     public static func runDynamic(_ count: Int, threads: Int, _ body: (_ worker: Int, _ index: Int) -> Void) {
-        let workers = min(threads, count)
-        if workers <= 1 {
+        if threads <= 1 || count <= 1 {
             for index in 0..<count { body(0, index) }
             return
         }
-        let next = AtomicCounter()
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            while true {
-                let index = next.value.add(1, ordering: .relaxed).oldValue
-                if index >= count { break }
-                body(worker, index)
-            }
+        runOnPool(count, threads: threads, body)
+    }
+
+    /// Calls `function(context, worker, index)` for every index in `0..<count` on up to `threads` threads,
+    /// without allocating: the hot loops of decode use this form.
+    ///
+    /// `function` must be a closure literal without captures (it converts to a C function pointer) that reads
+    /// its inputs through `context`, for example a pointer to a local struct from `withUnsafePointer(to:)`.
+    public static func run(_ count: Int, threads: Int, context: UnsafeRawPointer,
+                           _ function: @convention(c) (_ context: UnsafeRawPointer, _ worker: Int, _ index: Int) -> Void) {
+        if threads <= 1 || count <= 1 {
+            for index in 0..<count { function(context, 0, index) }
+            return
         }
+        WorkerPool.shared(threads: threads).run(count, threads: threads, context: context, function: function)
     }
 
-    /// Returns the contiguous slice of `0..<count` that worker `worker` of `workers` handles; slices differ in
-    /// length by at most one.
-    @inlinable
-    public static func workerRange(_ worker: Int, of workers: Int, count: Int) -> Range<Int> {
-        let base = count / workers
-        let extra = count % workers
-        let start = worker * base + min(worker, extra)
-        return start..<(start + base + (worker < extra ? 1 : 0))
+    @usableFromInline
+    static func runOnPool(_ count: Int, threads: Int, _ body: (_ worker: Int, _ index: Int) -> Void) {
+        WorkerPool.shared(threads: threads).run(count, threads: threads, body)
     }
-}
-
-/// A shared claim counter for `ParallelFor.runDynamic`.
-final class AtomicCounter: @unchecked Sendable {
-    let value = Atomic<Int>(0)
 }

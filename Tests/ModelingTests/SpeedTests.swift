@@ -1,6 +1,8 @@
 import Dispatch
 import Foundation
 import KVPolicies
+import ModelFormats
+import Tokenization
 import XCTest
 @testable import Modeling
 
@@ -22,9 +24,20 @@ final class SpeedTests: XCTestCase {
         let model = try TransformerModel(path: try Fixtures.requireRealModel(), threads: threads)
         print(String(format: "load: %.2f s, %d MB of float32 weights", seconds(since: start), model.weightBytes >> 20))
 
-        // The essay tokens of the golden fixture, repeated: the speed does not depend on the token values.
-        let (golden, _) = try GoldenLogitsTests.golden("smollm2-essays")
-        let prompt = (0..<promptTokens).map { golden.tokens[$0 % golden.tokens.count] }
+        // The first tokens of the Paul Graham essays, concatenated in file-name order.
+        let tokenizer = try Tokenizer(gguf: GGUFFile(path: Fixtures.realModelPath))
+        let essays = Fixtures.repositoryRoot.appendingPathComponent("data/PaulGrahamEssays")
+        let names = try FileManager.default.contentsOfDirectory(atPath: essays.path).filter { $0.hasSuffix(".txt") }.sorted()
+        var text = ""
+        var tokens: [Int] = []
+        for name in names where tokens.count < promptTokens {
+            text += try String(contentsOf: essays.appendingPathComponent(name), encoding: .utf8) + "\n\n"
+            tokens = tokenizer.encode(text, addSpecialTokens: false)
+        }
+        guard tokens.count >= promptTokens else {
+            throw XCTSkip("the essays under \(essays.path) have \(tokens.count) tokens, fewer than \(promptTokens); run scripts/setup.sh")
+        }
+        let prompt = Array(tokens[..<promptTokens])
         let cache = model.makeCache()
         cache.reserve(tokens: promptTokens + decodeSteps + 1)
 

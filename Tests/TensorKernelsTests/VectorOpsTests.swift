@@ -142,23 +142,36 @@ final class RotaryEmbeddingTests: XCTestCase {
 }
 
 final class ParallelForTests: XCTestCase {
-    func testWorkerRangesCoverEachIndexOnce() {
-        for workers in 1...5 {
-            var covered: [Int] = []
-            for worker in 0..<workers {
-                covered += Array(ParallelFor.workerRange(worker, of: workers, count: 17))
-            }
-            XCTAssertEqual(covered, Array(0..<17), "\(workers) workers")
+    func testRunVisitsEachIndexOnce() {
+        let count = 1000
+        let visits = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        defer { visits.deallocate() }
+        for threads in [1, 2, 3, 8] {
+            visits.initialize(repeating: 0, count: count)
+            ParallelFor.run(count, threads: threads) { visits[$0] += 1 }
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: visits, count: count)), [Int](repeating: 1, count: count), "\(threads) threads")
         }
     }
 
-    func testRunVisitsEveryIndex() {
-        let count = 1000
-        let output = UnsafeMutablePointer<Int>.allocate(capacity: count)
-        defer { output.deallocate() }
-        output.initialize(repeating: 0, count: count)
-        ParallelFor.run(count, threads: 2) { output[$0] += $0 }
-        XCTAssertEqual(Array(UnsafeBufferPointer(start: output, count: count)), Array(0..<count))
+    func testDynamicWorkersStayBelowThreadCount() {
+        let count = 500
+        let workers = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        defer { workers.deallocate() }
+        workers.initialize(repeating: -1, count: count)
+        ParallelFor.runDynamic(count, threads: 3) { worker, index in workers[index] = worker }
+        let seen = Set(UnsafeBufferPointer(start: workers, count: count))
+        XCTAssertTrue(seen.isSubset(of: [0, 1, 2]), "workers \(seen)")
+    }
+
+    func testNestedLoopRunsInline() {
+        let outer = 4, inner = 50
+        let visits = UnsafeMutablePointer<Int>.allocate(capacity: outer * inner)
+        defer { visits.deallocate() }
+        visits.initialize(repeating: 0, count: outer * inner)
+        ParallelFor.run(outer, threads: 2) { i in
+            ParallelFor.run(inner, threads: 2) { j in visits[i * inner + j] += 1 }
+        }
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: visits, count: outer * inner)), [Int](repeating: 1, count: outer * inner))
     }
 
     func testDefaultThreadsDivideByLocalRanks() {
