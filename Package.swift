@@ -54,6 +54,8 @@ let package = Package(
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks"]),
         .testTarget(name: "ReportTests", dependencies: ["Report"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
+        // Runs the release kvfactory binary alone and under mpirun.
+        .testTarget(name: "KVFactoryCLITests"),
         .testTarget(name: "ModelingTests", dependencies: ["Modeling", "ModelFormats", "Tokenization", "ChatTemplates"]),
     ]
 )
