@@ -38,12 +38,14 @@ let package = Package(
         .target(name: "Report", dependencies: ["CZlib"], swiftSettings: releaseSpeed),
         // Cluster: MPI wrapper, work distribution across ranks, results journal and resume.
         .target(name: "Cluster", dependencies: ["MPIShim", "CMPI", "CZstd"], swiftSettings: releaseSpeed),
+        // Pipeline: a model split by layers across the ranks of a replica, with compressed activations between stages.
+        .target(name: "Pipeline", dependencies: ["Cluster", "Modeling", "KVPolicies"], swiftSettings: releaseSpeed),
         // Multi-rank test program of the cluster layer, started by ClusterTests under mpirun.
         .executableTarget(name: "cluster-selftest", dependencies: ["Cluster"], path: "Sources/ClusterSelfTest"),
         // The kvfactory command-line tool.
         .executableTarget(name: "KVFactoryCLI",
                           dependencies: ["Modeling", "ModelFormats", "Tokenization", "ChatTemplates", "KVPolicies",
-                                         "Benchmarks", "Report", "Cluster", "CBLAS"],
+                                         "Benchmarks", "Report", "Cluster", "Pipeline", "CBLAS"],
                           swiftSettings: releaseSpeed),
 
         .testTarget(name: "TensorKernelsTests", dependencies: ["TensorKernels"]),

@@ -28,6 +28,9 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
     case invalidItemCost(id: String, cost: Double)
     /// A step that only rank 0 runs failed there; the text is rank 0's error.
     case coordinatorFailed(String)
+    /// The worker ranks of a schedule must be distinct ranks of the world and include rank 0.
+    case invalidWorkers([Int], size: Int)
+    case invalidSlots(Int)
 
     public var description: String {
         switch self {
@@ -54,6 +57,10 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
             return "rank 0 failed: \(message)"
         case .invalidItemCost(let id, let cost):
             return "work item '\(id)' has cost \(cost); costs must be finite numbers"
+        case .invalidWorkers(let workers, let size):
+            return "worker ranks \(workers) are invalid for \(size) ranks; list distinct ranks in 0..<\(size), rank 0 included"
+        case .invalidSlots(let slots):
+            return "\(slots) items in flight per worker is invalid; use 1 or more"
         }
     }
 }

@@ -13,14 +13,14 @@ final class Coordinator: @unchecked Sendable {
     private let configuration: WorkScheduler.Configuration
     private let checksLiveness: Bool
 
-    /// The item each worker is running.
-    private var outstanding: [Int: WorkItem] = [:]
+    /// The items each worker is running, by id; a worker with several slots runs several.
+    private var outstanding: [Int: [String: WorkItem]] = [:]
     /// Monotonic time of the last message from each rank; nil until the rank's first message.
     private var lastHeard: [Double?]
     private var running: Set<Int>
 
     init(comm: MPIContext, queue: WorkQueue, recorder: ResultRecorder, onResult: @escaping (WorkResult) throws -> Void,
-         configuration: WorkScheduler.Configuration, checksLiveness: Bool) {
+         workers: Set<Int>, configuration: WorkScheduler.Configuration, checksLiveness: Bool) {
         self.comm = comm
         self.queue = queue
         self.recorder = recorder
@@ -28,7 +28,7 @@ final class Coordinator: @unchecked Sendable {
         self.configuration = configuration
         self.checksLiveness = checksLiveness
         lastHeard = Array(repeating: nil, count: comm.size)
-        running = Set(1..<comm.size)
+        running = workers
     }
 
     func serve() {
@@ -66,7 +66,7 @@ final class Coordinator: @unchecked Sendable {
         case .ready:
             assignNext(to: source)
         case .result(let id, let seconds, let outcome):
-            guard let item = outstanding.removeValue(forKey: source), item.id == id else {
+            guard let item = outstanding[source]?.removeValue(forKey: id) else {
                 fail("rank \(source) sent a result for '\(id)', which was not assigned to it")
             }
             // The next item goes out before the result is recorded, so the worker does not wait for
@@ -86,7 +86,7 @@ final class Coordinator: @unchecked Sendable {
     private func assignNext(to rank: Int) {
         let message: SchedulerMessage
         if let item = queue.take() {
-            outstanding[rank] = item
+            outstanding[rank, default: [:]][item.id] = item
             message = .assign(item)
         } else {
             message = .stop
@@ -102,7 +102,8 @@ final class Coordinator: @unchecked Sendable {
         let now = monotonicSeconds()
         for rank in running {
             guard let heard = lastHeard[rank], now - heard > configuration.heartbeatTimeout else { continue }
-            let task = outstanding[rank].map { " while running '\($0.id)'" } ?? ""
+            let ids = (outstanding[rank] ?? [:]).keys.sorted()
+            let task = ids.isEmpty ? "" : " while running " + ids.map { "'\($0)'" }.joined(separator: ", ")
             fail("rank \(rank) sent no message for \(formatSeconds(now - heard)) s\(task), more than the heartbeat "
                 + "timeout of \(formatSeconds(configuration.heartbeatTimeout)) s; it has hung or died")
         }

@@ -45,23 +45,33 @@ public final class WorkScheduler {
         return items.sorted { $0.cost != $1.cost ? $0.cost > $1.cost : $0.id < $1.id }
     }
 
-    /// Runs every item once across all ranks. Collective: every rank calls it.
+    /// Runs every item once across the worker ranks. Collective: every rank calls it.
     ///
     /// Only rank 0's `items` are used; other ranks receive their items from rank 0 and may pass an
-    /// empty array. `work` runs on the calling thread of each rank. `onResult` runs on rank 0 only, once
-    /// per item, never concurrently, from the calling thread or from the coordinator thread. When
-    /// `onResult` throws, rank 0 hands out no further items and drops results still arriving. Once the
-    /// other ranks have stopped, rank 0 rethrows that error, while the other ranks return normally.
-    public func run(items: [WorkItem],
+    /// empty array. `workers` lists the ranks that run items (all ranks when nil); it must contain rank 0
+    /// and be the same on every rank. A rank outside it returns at once with an empty summary, free to
+    /// serve the workers in other ways, such as a pipeline stage. Each worker keeps `slots` items in
+    /// flight, running `work` on `slots` threads at once (on the calling thread when `slots` is 1), so
+    /// `work` must be safe to call concurrently when `slots` exceeds 1. `onResult` runs on rank 0 only,
+    /// once per item, never concurrently. When `onResult` throws, rank 0 hands out no further items and
+    /// drops results still arriving. Once the other ranks have stopped, rank 0 rethrows that error, while
+    /// the other ranks return normally.
+    public func run(items: [WorkItem], workers: [Int]? = nil, slots: Int = 1,
                     work: (WorkItem) throws -> Data,
                     onResult: @escaping (WorkResult) throws -> Void) throws -> WorkSummary {
         let ordered = context.isCoordinator ? try Self.schedulingOrder(items) : []
         let start = monotonicSeconds()
+        let workerRanks = workers ?? Array(0..<context.size)
+        guard workerRanks.contains(0), workerRanks.allSatisfy({ $0 >= 0 && $0 < context.size }),
+              Set(workerRanks).count == workerRanks.count else {
+            throw ClusterError.invalidWorkers(workerRanks, size: context.size)
+        }
+        guard slots >= 1 else { throw ClusterError.invalidSlots(slots) }
 
         if context.size == 1 {
             let recorder = ResultRecorder(size: 1)
             let queue = WorkQueue(ordered)
-            try runLocally(queue: queue, work: work, recorder: recorder, onResult: onResult)
+            try runLocally(queue: queue, slots: slots, work: work, recorder: recorder, onResult: onResult)
             return try recorder.finish(seconds: monotonicSeconds() - start)
         }
 
@@ -77,6 +87,7 @@ public final class WorkScheduler {
             let recorder = ResultRecorder(size: context.size)
             let queue = WorkQueue(ordered)
             let coordinator = Coordinator(comm: comm, queue: queue, recorder: recorder, onResult: onResult,
+                                          workers: Set(workerRanks).subtracting([0]),
                                           configuration: configuration, checksLiveness: threaded)
             if threaded {
                 let finished = DispatchSemaphore(value: 0)
@@ -86,7 +97,7 @@ public final class WorkScheduler {
                 }
                 thread.name = "kvfactory-coordinator"
                 thread.start()
-                try runLocally(queue: queue, work: work, recorder: recorder, onResult: onResult)
+                try runLocally(queue: queue, slots: slots, work: work, recorder: recorder, onResult: onResult)
                 finished.wait()
             } else {
                 coordinator.serve()
@@ -94,16 +105,39 @@ public final class WorkScheduler {
             return try recorder.finish(seconds: monotonicSeconds() - start)
         }
 
-        return try runWorker(comm: comm, work: work, sendsHeartbeats: threaded, start: start)
+        guard workerRanks.contains(context.rank) else { return WorkSummary() }
+        return try runWorker(comm: comm, slots: slots, work: work, sendsHeartbeats: threaded, start: start)
     }
 
-    /// Runs items from the shared queue on this thread until it is empty or closed.
-    private func runLocally(queue: WorkQueue, work: (WorkItem) throws -> Data, recorder: ResultRecorder,
+    /// Runs items from the shared queue on `slots` threads until it is empty or closed.
+    private func runLocally(queue: WorkQueue, slots: Int, work: (WorkItem) throws -> Data, recorder: ResultRecorder,
                             onResult: (WorkResult) throws -> Void) throws {
-        while let item = queue.take() {
-            let (seconds, outcome) = Self.perform(item, work: work)
-            recorder.record(WorkResult(item: item, rank: 0, seconds: seconds, outcome: outcome), queue: queue,
-                            onResult: onResult)
+        Self.onThreads(slots) {
+            while let item = queue.take() {
+                let (seconds, outcome) = Self.perform(item, work: work)
+                recorder.record(WorkResult(item: item, rank: 0, seconds: seconds, outcome: outcome), queue: queue,
+                                onResult: onResult)
+            }
+        }
+    }
+
+    /// Runs `body` on `count` threads at once and returns when all have finished; on the calling thread
+    /// when `count` is 1. Dedicated threads, not Dispatch's pool, because the bodies block on MPI for
+    /// long periods and the pool may run no more of them than there are cores.
+    static func onThreads(_ count: Int, _ body: () -> Void) {
+        guard count > 1 else { return body() }
+        withoutActuallyEscaping(body) { body in
+            let group = DispatchGroup()
+            for index in 0..<count {
+                group.enter()
+                let thread = Thread {
+                    body()
+                    group.leave()
+                }
+                thread.name = "kvfactory-slot-\(index)"
+                thread.start()
+            }
+            group.wait()
         }
     }
 
@@ -120,54 +154,66 @@ public final class WorkScheduler {
 
     // MARK: Worker
 
-    private func runWorker(comm: MPIContext, work: (WorkItem) throws -> Data, sendsHeartbeats: Bool,
+    private func runWorker(comm: MPIContext, slots: Int, work: (WorkItem) throws -> Data, sendsHeartbeats: Bool,
                            start: Double) throws -> WorkSummary {
-        var summary = WorkSummary()
+        let state = WorkerState()
         let timeout = configuration.heartbeatTimeout
         let prefix = "\(configuration.logPrefix): rank \(comm.rank)"
-        var heartbeat: Heartbeat?
 
-        try send(.ready, comm: comm)
-        while true {
-            // The first response may take long while rank 0 still loads its model. After it, the
-            // coordinator thread responds within milliseconds unless rank 0 is gone or hung.
-            let message: MPIContext.Message
+        // Every slot asks for an item. Rank 0 answers each ready and each result with one assignment or
+        // one stop, and any slot may take any answer, so each slot ends after receiving one stop.
+        Self.onThreads(slots) {
             do {
-                message = try comm.receive(from: 0, timeout: heartbeat == nil ? nil : timeout)
-            } catch let error as ClusterError {
-                comm.abort(message: "\(prefix): rank 0 did not respond within \(formatSeconds(timeout)) s "
-                    + "(\(error)); ending the job. Results already in the journal are kept; rerun to resume.")
-            }
-            if heartbeat == nil && sendsHeartbeats {
-                heartbeat = Heartbeat(comm: comm, interval: configuration.heartbeatInterval, timeout: timeout)
-            }
-
-            let decoded: SchedulerMessage
-            do {
-                decoded = try SchedulerMessage(message)
+                try send(.ready, comm: comm)
             } catch {
-                comm.abort(message: "\(prefix): \(error); ending the job")
+                comm.abort(message: "\(prefix): asking rank 0 for work failed (\(error)); ending the job")
             }
-            switch decoded {
-            case .assign(let item):
-                let (seconds, outcome) = Self.perform(item, work: work)
-                if case .success = outcome { summary.succeeded += 1 } else { summary.failed += 1 }
+            var heardBack = false
+            while true {
+                // The first response may take long while rank 0 still loads its model. After it, the
+                // coordinator thread responds within milliseconds unless rank 0 is gone or hung.
+                let message: MPIContext.Message
                 do {
-                    try comm.send(SchedulerMessage.result(id: item.id, seconds: seconds, outcome: outcome).encoded(),
-                                  to: 0, tag: SchedulerMessage.resultTag, timeout: timeout)
+                    message = try comm.receive(from: 0, timeout: heardBack ? timeout : nil)
                 } catch {
-                    comm.abort(message: "\(prefix): sending the result of '\(item.id)' to rank 0 failed (\(error)); "
-                        + "ending the job")
+                    comm.abort(message: "\(prefix): rank 0 did not respond within \(formatSeconds(timeout)) s "
+                        + "(\(error)); ending the job. Results already in the journal are kept; rerun to resume.")
                 }
-            case .stop:
-                heartbeat?.stop()
-                try send(.done, comm: comm)
-                summary.seconds = monotonicSeconds() - start
-                return summary
-            default:
-                comm.abort(message: "\(prefix): unexpected message with tag \(message.tag) from rank 0; ending the job")
+                heardBack = true
+                if sendsHeartbeats {
+                    state.startHeartbeat { Heartbeat(comm: comm, interval: configuration.heartbeatInterval, timeout: timeout) }
+                }
+
+                let decoded: SchedulerMessage
+                do {
+                    decoded = try SchedulerMessage(message)
+                } catch {
+                    comm.abort(message: "\(prefix): \(error); ending the job")
+                }
+                switch decoded {
+                case .assign(let item):
+                    let (seconds, outcome) = Self.perform(item, work: work)
+                    state.count(outcome)
+                    do {
+                        try comm.send(SchedulerMessage.result(id: item.id, seconds: seconds, outcome: outcome).encoded(),
+                                      to: 0, tag: SchedulerMessage.resultTag, timeout: timeout)
+                    } catch {
+                        comm.abort(message: "\(prefix): sending the result of '\(item.id)' to rank 0 failed (\(error)); "
+                            + "ending the job")
+                    }
+                case .stop:
+                    return
+                default:
+                    comm.abort(message: "\(prefix): unexpected message with tag \(message.tag) from rank 0; ending the job")
+                }
             }
         }
+
+        state.stopHeartbeat()
+        try send(.done, comm: comm)
+        var summary = state.summary
+        summary.seconds = monotonicSeconds() - start
+        return summary
     }
 
     private func send(_ message: SchedulerMessage, comm: MPIContext) throws {
@@ -257,5 +303,33 @@ final class Heartbeat: @unchecked Sendable {
     func stop() {
         stopRequest.signal()
         finished.wait()
+    }
+}
+
+/// What the slots of one worker share: their counts and the heartbeat thread.
+final class WorkerState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var heartbeat: Heartbeat?
+    private(set) var summary = WorkSummary()
+
+    /// Starts the heartbeat once, on the first call.
+    func startHeartbeat(_ make: () -> Heartbeat) {
+        lock.lock()
+        defer { lock.unlock() }
+        if heartbeat == nil { heartbeat = make() }
+    }
+
+    func stopHeartbeat() {
+        lock.lock()
+        let running = heartbeat
+        heartbeat = nil
+        lock.unlock()
+        running?.stop()
+    }
+
+    func count(_ outcome: WorkResult.Outcome) {
+        lock.lock()
+        defer { lock.unlock() }
+        if case .success = outcome { summary.succeeded += 1 } else { summary.failed += 1 }
     }
 }

@@ -34,8 +34,9 @@ enum LongBenchCommand {
 
             let driver = RunDriver(context: context, command: "longbench", itemLabel: "samples")
             driver.retryFailed = options.has("retry_failed")
+            let layers = try PipelineSupport.configure(driver, options: options, modelPath: modelPath)
             let outcomes = try driver.execute(modelPath: modelPath, threads: threads) {
-                let engine = try LongBenchEngine(modelPath: modelPath, threads: threads, data: data)
+                let engine = try LongBenchEngine(modelPath: modelPath, threads: threads, data: data, layers: layers)
                 return [LongBenchRun(plan: plan, engine: engine)]
             }
             if context.isCoordinator { LongBenchRun.printOutcomes(outcomes) }
@@ -61,7 +62,7 @@ struct LongBenchSettings {
         .value("save_dir", "DIR", "root of the results (default results/longbench)"),
         CommonOptions.threads,
         .flag("retry_failed", "run again the samples whose recorded result is an error (they are skipped otherwise)"),
-    ]
+    ] + PipelineSupport.specs
     /// Options of the reference's GPU runner, accepted so that existing scripts run, with a warning: name,
     /// placeholder and why it has no effect here.
     static let ignoredOptions: [(name: String, placeholder: String, reason: String)] = [

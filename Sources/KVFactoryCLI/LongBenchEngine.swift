@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import KVPolicies
 import Modeling
+import Pipeline
 import Tokenization
 
 /// The output of one LongBench generation.
@@ -18,8 +19,12 @@ struct LongBenchGeneration {
 
 /// Per-rank state of LongBench runs: the model, the data and reusable caches. The runs of a
 /// job share one engine, so the model is loaded once per rank.
-final class LongBenchEngine {
+final class LongBenchEngine: PipelineEngine {
     let session: ModelSession
+    var pipeline: PipelineRuntime?
+    var model: TransformerModel { session.model }
+    /// Guards the prompt table, because a pipeline's first stage runs several samples at once.
+    private let lock = NSLock()
     let data: LongBenchData
     private var caches: [CacheGranularity: KVCache] = [:]
     private let sampler: TokenSampler
@@ -29,10 +34,10 @@ final class LongBenchEngine {
     private var prompts: [String: LongBenchPrompt] = [:]
     private let cachesPrompts: Bool
 
-    init(modelPath: String, threads: Int, data: LongBenchData, runCount: Int = 1) throws {
+    init(modelPath: String, threads: Int, data: LongBenchData, runCount: Int = 1, layers: Range<Int>? = nil) throws {
         let options = try ParsedOptions(command: "longbench", arguments: ["--model_path", modelPath, "--threads", String(threads)],
                                         specs: [CommonOptions.modelPath, CommonOptions.threads])
-        session = try ModelSession(options: options)
+        session = try ModelSession(options: options, layers: layers)
         self.data = data
         sampler = try TokenSampler(options: .greedy, vocabularySize: session.model.config.vocabularySize)
         cachesPrompts = runCount > 1
@@ -41,6 +46,8 @@ final class LongBenchEngine {
     /// Builds the model input of a sample: template, middle truncation and, when the plan applies it, the
     /// model's chat template.
     func prompt(for sample: LongBenchSample, plan: LongBenchRunPlan) throws -> LongBenchPrompt {
+        lock.lock()
+        defer { lock.unlock() }
         let wraps = LongBenchProtocol.usesChatTemplate(dataset: sample.dataset, mode: plan.settings.chatTemplate,
                                                        modelHasTemplate: plan.model.hasChatTemplate)
         let key = [plan.settings.dataDirectory, sample.id, String(plan.maxLength), String(wraps)].joined(separator: "\u{0}")
@@ -62,7 +69,19 @@ final class LongBenchEngine {
     /// NOTE: `Generator.generate` has no minimum length, hence this loop over `prefill` and `decode`; it
     /// stops on the same conditions.
     func generate(prompt: [Int], maxNewTokens: Int, stopTokens: Set<Int>, policy: CachePolicy?,
-                  sampleID: UInt64) throws -> LongBenchGeneration {
+                  sampleID: UInt64, policyKey: String) throws -> LongBenchGeneration {
+        if let pipeline {
+            // The last stage masks the stop tokens at the first step; the loop has Generator's semantics,
+            // so a stop token that ends the answer is the last token and is dropped here.
+            let header = SequenceHeader(policyKey: policyKey, sampleID: sampleID, promptLength: prompt.count,
+                                        maskedAtFirstStep: stopTokens.sorted())
+            let result = try pipeline.generate(prompt: prompt, maxNewTokens: maxNewTokens, stopTokens: stopTokens,
+                                               header: header, policy: policy)
+            var tokens = result.tokens
+            if case .stopToken = result.stopReason { tokens.removeLast() }
+            return LongBenchGeneration(tokens: tokens, stopReason: result.stopReason, prefillSeconds: result.prefillSeconds,
+                                       decodeSeconds: result.decodeSeconds, kvCacheBytes: result.kvCacheBytes)
+        }
         let model = session.model
         let context = model.config.contextLength
         guard !prompt.isEmpty else { throw ModelError.emptyPrompt }

@@ -2,6 +2,7 @@ import Benchmarks
 import Foundation
 import KVPolicies
 import Modeling
+import Pipeline
 
 /// One LongBench run: the selected samples of one method and budget, written under `<model>_<budget>/`.
 ///
@@ -56,7 +57,7 @@ final class LongBenchRun: BenchmarkRun {
                                                   promptLength: prompt.tokens.count, sampleID: sampleID)
         let stops = LongBenchProtocol.stopTokens(dataset: sample.dataset, tokenizer: engine.session.tokenizer)
         let generation = try engine.generate(prompt: prompt.tokens, maxNewTokens: sample.maxNewTokens, stopTokens: stops,
-                                             policy: policy, sampleID: sampleID)
+                                             policy: policy, sampleID: sampleID, policyKey: name)
         let text = engine.session.tokenizer.decode(generation.tokens, skipSpecialTokens: true)
 
         let prediction = LongBenchPrediction(record: sample.record, prompt: prompt.prompt, prediction: text,
@@ -70,6 +71,13 @@ final class LongBenchRun: BenchmarkRun {
         ]
         return try Self.journalLine(prediction.jsonLine(), appending: extra)
     }
+
+    func stagePolicy(for header: SequenceHeader) throws -> CachePolicy? {
+        try PolicySupport.makePolicy(plan.settings.policy, config: engine.session.model.config,
+                                     promptLength: header.promptLength, sampleID: header.sampleID)
+    }
+
+    var pipelineEngine: PipelineEngine { engine }
 
     /// Returns a sample's seed for stochastic policies (CAM): FNV-1a of its id, so it is the same on every rank.
     static func sampleSeed(_ id: String) -> UInt64 {

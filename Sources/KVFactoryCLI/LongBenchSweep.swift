@@ -47,8 +47,10 @@ enum LongBenchSweep {
 
         let driver = RunDriver(context: context, command: "sweep", itemLabel: "samples")
         driver.retryFailed = options.has("retry_failed")
+        let layers = try PipelineSupport.configure(driver, options: options, modelPath: modelPath)
         let outcomes = try driver.execute(modelPath: modelPath, threads: threads) {
-            let engine = try LongBenchEngine(modelPath: modelPath, threads: threads, data: data, runCount: plans.count)
+            let engine = try LongBenchEngine(modelPath: modelPath, threads: threads, data: data, runCount: plans.count,
+                                             layers: layers)
             return plans.map { LongBenchRun(plan: $0, engine: engine) }
         }
         guard context.isCoordinator else { return }

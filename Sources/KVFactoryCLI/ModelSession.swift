@@ -12,13 +12,14 @@ final class ModelSession {
     let model: TransformerModel
     let loadSeconds: Double
 
-    init(options: ParsedOptions) throws {
+    /// Loads the model; `layers` limits it to one pipeline stage's layers (all when nil).
+    init(options: ParsedOptions, layers: Range<Int>? = nil) throws {
         path = options.string("model_path") ?? Defaults.modelPath
         let threads = try options.int("threads", default: Defaults.threads, minimum: 1)
         let start = Date()
         file = try GGUFFile(path: path)
         tokenizer = try Tokenizer(gguf: file)
-        model = try TransformerModel(gguf: file, threads: threads)
+        model = try TransformerModel(gguf: file, layers: layers, threads: threads)
         loadSeconds = Date().timeIntervalSince(start)
     }
 

@@ -25,8 +25,9 @@ enum NeedleCommand {
 
             let driver = RunDriver(context: context, command: "needle", itemLabel: "cells")
             driver.retryFailed = options.has("retry_failed")
+            let layers = try PipelineSupport.configure(driver, options: options, modelPath: modelPath)
             let outcomes = try driver.execute(modelPath: modelPath, threads: threads) {
-                let engine = try NeedleEngine(modelPath: modelPath, threads: threads, settings: [settings])
+                let engine = try NeedleEngine(modelPath: modelPath, threads: threads, settings: [settings], layers: layers)
                 return [NeedleRun(name: settings.runName, directory: URL(fileURLWithPath: saveDirectory),
                                   settings: settings, engine: engine)]
             }
@@ -55,7 +56,7 @@ struct NeedleSettings {
         .value("save_dir", "DIR", "directory of the results (default results/needle/<method>_<budget>)"),
         CommonOptions.threads,
         .flag("retry_failed", "run again the cells whose recorded result is an error (they are skipped otherwise)"),
-    ]
+    ] + PipelineSupport.specs
 
     /// Budget of the reference needle runner when --max_capacity_prompt is not given.
     static let defaultBudget = 128

@@ -3,14 +3,19 @@ import ChatTemplates
 import Foundation
 import KVPolicies
 import Modeling
+import Pipeline
 import Report
 import Tokenization
 
 /// The model, haystacks and context builders that one rank uses to evaluate needle cells.
 /// Runs of a job share one engine, so the model is loaded once per rank.
-final class NeedleEngine {
+final class NeedleEngine: PipelineEngine {
     let session: ModelSession
     let generator: Generator
+    var pipeline: PipelineRuntime?
+    var model: TransformerModel { session.model }
+    /// Guards the prompt tables, because a pipeline's first stage runs several cells at once.
+    private let lock = NSLock()
     /// The tokenizer's stop tokens and every token whose text contains a newline.
     let stopTokens: Set<Int>
     private var haystacks: [String: NeedleHaystack] = [:]
@@ -21,10 +26,10 @@ final class NeedleEngine {
     private var prompts: [String: [Int]] = [:]
 
     /// Loads the model and tokenizes the haystack of every run; rejects lengths the model cannot hold.
-    init(modelPath: String, threads: Int, settings: [NeedleSettings]) throws {
+    init(modelPath: String, threads: Int, settings: [NeedleSettings], layers: Range<Int>? = nil) throws {
         let options = try ParsedOptions(command: "needle", arguments: ["--model_path", modelPath, "--threads", String(threads)],
                                         specs: [CommonOptions.modelPath, CommonOptions.threads])
-        session = try ModelSession(options: options)
+        session = try ModelSession(options: options, layers: layers)
         generator = Generator(model: session.model)
 
         let tokenizer = session.tokenizer
@@ -89,6 +94,8 @@ final class NeedleEngine {
 
     /// Returns the chat-formatted prompt of one cell as token ids.
     func prompt(settings: NeedleSettings, length: Int, depth: Int) throws -> [Int] {
+        lock.lock()
+        defer { lock.unlock() }
         let key = [settings.haystackDirectory, settings.task.needle, settings.task.question, String(length), String(depth)]
             .joined(separator: "\u{0}")
         if let cached = prompts[key] { return cached }
@@ -250,9 +257,16 @@ final class NeedleRun: BenchmarkRun {
         let sampleID = UInt64(cell.length) << 8 | UInt64(cell.depth)
         let policy = try PolicySupport.makePolicy(settings.policy, config: engine.session.model.config,
                                                   promptLength: prompt.count, sampleID: sampleID)
-        let result = try engine.generator.generate(prompt: prompt, maxNewTokens: NeedleSettings.maxNewTokens,
+        let result: GenerationResult
+        if let pipeline = engine.pipeline {
+            let header = SequenceHeader(policyKey: name, sampleID: sampleID, promptLength: prompt.count)
+            result = try pipeline.generate(prompt: prompt, maxNewTokens: NeedleSettings.maxNewTokens,
+                                           stopTokens: engine.stopTokens, header: header, policy: policy)
+        } else {
+            result = try engine.generator.generate(prompt: prompt, maxNewTokens: NeedleSettings.maxNewTokens,
                                                    stopTokens: engine.stopTokens, cache: engine.cache(for: policy),
                                                    policy: policy, sampleID: sampleID)
+        }
         var generated = result.tokens
         if case .stopToken = result.stopReason { generated.removeLast() }
         let response = engine.session.tokenizer.decode(generated, skipSpecialTokens: true)
@@ -270,6 +284,13 @@ final class NeedleRun: BenchmarkRun {
             testTimestampUTC: RunMetadata.timestamp(), rank: rank, error: nil)
         return try record.jsonLine()
     }
+
+    func stagePolicy(for header: SequenceHeader) throws -> CachePolicy? {
+        try PolicySupport.makePolicy(settings.policy, config: engine.session.model.config,
+                                     promptLength: header.promptLength, sampleID: header.sampleID)
+    }
+
+    var pipelineEngine: PipelineEngine { engine }
 
     // MARK: Recording, on rank 0
 

@@ -9,7 +9,7 @@ enum SweepCommand {
         CommonOptions.threads,
         .flag("retry_failed", "run again the items whose recorded result is an error (they are skipped otherwise)"),
         .flag("dry_run", "check the job file and print its runs without loading the model"),
-    ]
+    ] + PipelineSupport.specs
     static let help = helpText(
         command: "sweep", synopsis: "JOB.json [--threads N] [--dry_run] [--retry_failed] [--<setting> VALUE ...]",
         summary: """
@@ -131,8 +131,10 @@ enum SweepCommand {
 
         let driver = RunDriver(context: context, command: "sweep", itemLabel: "cells")
         driver.retryFailed = options.has("retry_failed")
+        let layers = try PipelineSupport.configure(driver, options: options, modelPath: modelPath)
         let outcomes = try driver.execute(modelPath: modelPath, threads: threads) {
-            let engine = try NeedleEngine(modelPath: modelPath, threads: threads, settings: planned.map(\.settings))
+            let engine = try NeedleEngine(modelPath: modelPath, threads: threads, settings: planned.map(\.settings),
+                                          layers: layers)
             return planned.map { run, settings in
                 NeedleRun(name: run.name, directory: root.appendingPathComponent(run.name), settings: settings, engine: engine)
             }

@@ -41,6 +41,17 @@ public struct GenerationResult: Sendable {
     /// `prefillKVCacheBytes` per layer of this instance.
     public var prefillKVCacheBytesPerLayer: [Int] = []
 
+    public init(tokens: [Int] = [], stopReason: StopReason = .maxNewTokens, promptTokens: Int, prefillSeconds: Double = 0,
+                decodeSeconds: Double = 0, timeToFirstToken: Double = 0, kvCacheBytes: Int = 0) {
+        self.tokens = tokens
+        self.stopReason = stopReason
+        self.promptTokens = promptTokens
+        self.prefillSeconds = prefillSeconds
+        self.decodeSeconds = decodeSeconds
+        self.timeToFirstToken = timeToFirstToken
+        self.kvCacheBytes = kvCacheBytes
+    }
+
     /// Decode steps per second; the first token comes from the prefill and is not counted.
     public var decodeTokensPerSecond: Double {
         tokens.count > 1 && decodeSeconds > 0 ? Double(tokens.count - 1) / decodeSeconds : 0

@@ -1,4 +1,6 @@
 import Foundation
+import KVPolicies
+import Pipeline
 
 /// One work item of a run, such as a needle cell or a LongBench sample.
 struct RunItem: Equatable {
@@ -39,6 +41,11 @@ protocol BenchmarkRun: AnyObject {
     var progressDetail: String? { get }
     /// Runs after the driver wrote run_meta.json into `stateDirectory`, at the start and at the end of a session.
     func didWriteMetadata() throws
+    /// The engine whose model this rank holds, shared by the runs of a job.
+    var pipelineEngine: PipelineEngine { get }
+    /// Builds this rank's policy for a sequence that a pipeline's first stage started with `header`; it must
+    /// equal the policy that `perform` built there.
+    func stagePolicy(for header: SequenceHeader) throws -> CachePolicy?
 }
 
 extension BenchmarkRun {

@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Pipeline
 
 /// Runs several benchmark runs as one MPI job: every item of every run is scheduled across all ranks
 /// together, most expensive first, and rank 0 records each result in its run's journal as it arrives.
@@ -24,6 +25,8 @@ final class RunDriver {
     let itemLabel: String
     /// Reruns items whose latest record is an error instead of skipping them.
     var retryFailed = false
+    /// Pipeline parallelism: with 2 or more stages, the runs' engines must hold this rank's stage of the model.
+    var pipeline = PipelineSettings()
     var schedulerConfiguration = WorkScheduler.Configuration()
     /// The progress detail of the run that recorded the latest item; written and read on rank 0's result thread.
     private var latestDetail = ""
@@ -69,6 +72,8 @@ final class RunDriver {
             preparationError = error
         }
         let world = try WorldInfo.gather(context: context, threads: threads, preparationError: preparationError)
+        let topology = try PipelineSupport.topology(context: context, settings: pipeline, command: command)
+        let runtime = try startPipeline(runs: runs, topology: topology)
 
         let opened = try context.onCoordinator { () throws -> [OpenRun] in
             try open(runs, modelPath: modelPath, world: world, started: started)
@@ -90,7 +95,8 @@ final class RunDriver {
         var schedulingError: Error?
         let scheduler = WorkScheduler(context: context, configuration: schedulerConfiguration)
         do {
-            _ = try scheduler.run(items: workItems, work: { [context] workItem in
+            _ = try scheduler.run(items: workItems, workers: topology.leaders,
+                                  slots: topology.isPipelined ? pipeline.effectiveMicrobatches : 1, work: { [context] workItem in
                 guard let entry = lookup[workItem.id] else {
                     throw CommandFailure(message: "rank \(context.rank) has no item '\(workItem.id)'; every rank must run "
                         + "the same kvfactory build with the same arguments")
@@ -106,13 +112,68 @@ final class RunDriver {
         } catch {
             schedulingError = error
         }
+        if let runtime {
+            try finishPipeline(runtime, runs: runs, lookup: lookup)
+        }
         progress?.finish()
+        if let runtime {
+            let statistics = try runtime.gatherStatistics()
+            let ranges = runtime.topology.isPipelined
+                ? try PipelineSupport.partition(modelPath: modelPath, settings: pipeline, command: command) : []
+            let info = PipelineSupport.metadata(settings: pipeline, topology: topology, ranges: ranges, statistics: statistics)
+            for open in opened { open.metadata.session.pipeline = info }
+            if let statistics, context.isCoordinator { logActivations(statistics) }
+        }
 
         let outcomes = try context.onCoordinator { () throws -> [RunOutcome] in
             if let schedulingError { throw schedulingError }
             return try opened.map { try finish($0, startedMonotonic: startedMonotonic) }
         }
         return outcomes ?? []
+    }
+
+    // MARK: Pipeline
+
+    /// Gives the runs' engine a pipeline runtime when the job has 2 or more stages. Collective.
+    private func startPipeline(runs: [BenchmarkRun], topology: PipelineTopology) throws -> PipelineRuntime? {
+        guard topology.isPipelined else { return nil }
+        let comm = try context.duplicate()
+        guard let engine = runs.first?.pipelineEngine else {
+            throw CommandFailure(message: "a pipeline needs at least one run")
+        }
+        let runtime = try PipelineRuntime(comm: comm, topology: topology, settings: pipeline, model: engine.model)
+        for run in runs { run.pipelineEngine.pipeline = runtime }
+        let model = engine.model
+        printError("\(command): rank \(context.rank): replica \(topology.replica) stage \(topology.stage) of \(topology.stages), "
+            + "layers \(model.layers.lowerBound)-\(model.layers.upperBound - 1)"
+            + (model.hasEmbedding ? ", embedding" : "") + (model.hasHead ? ", LM head" : "")
+            + ", weights \(formatBytes(model.weightBytes))")
+        return runtime
+    }
+
+    /// Lets the later stages serve until their first stage has run out of items, then stops them.
+    private func finishPipeline(_ runtime: PipelineRuntime, runs: [BenchmarkRun],
+                                lookup: [String: (run: BenchmarkRun, item: RunItem)]) throws {
+        if runtime.topology.isFirstStage {
+            try runtime.stopStages()
+            return
+        }
+        let byName = Dictionary(runs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        try runtime.serve { header in
+            guard let run = byName[header.policyKey] else {
+                throw CommandFailure(message: "no run named '\(header.policyKey)'; every rank must run the same kvfactory "
+                    + "build with the same arguments")
+            }
+            return try run.stagePolicy(for: header)
+        }
+    }
+
+    private func logActivations(_ statistics: ActivationCodecStats) {
+        let ratio = statistics.sentBytes > 0 ? statistics.compressionRatio : 1
+        printError("\(command): activations between stages: \(formatBytes(statistics.rawBytes)) as fp32, "
+            + "\(formatBytes(statistics.sentBytes)) sent (\(pipeline.activationEncoding.rawValue), "
+            + "\(pipeline.activationCompression.rawValue)), ratio \(String(format: "%.2f", ratio)), "
+            + "\(String(format: "%.2f", statistics.encodeSeconds + statistics.decodeSeconds)) s encoding and decoding")
     }
 
     // MARK: Rank 0
@@ -127,6 +188,10 @@ final class RunDriver {
             var options = run.resultOptions
             options["model_file"] = model.fileName
             options["model_sha256"] = model.sha256
+            if pipeline.stages > 1 && pipeline.activationEncoding != .fp32 {
+                // Lossy activations between stages can change predictions; fp32 cannot.
+                options["activation_dtype"] = pipeline.activationEncoding.rawValue
+            }
             let lock = try OptionsLock.acquire(directory: run.stateDirectory, options: options,
                                                metadata: ["command": command, "run": run.name])
             let journal = try ResultJournal(url: run.stateDirectory.appendingPathComponent("results.jsonl"))

@@ -86,8 +86,11 @@ struct RunSession: Codable, Equatable {
     var finishedAt: String?
     var wallSeconds: Double?
     var items: ItemCounts
+    /// Stages, layer split and activation traffic of a pipeline-parallel job; absent for one stage.
+    var pipeline: PipelineMetadata?
 
     enum CodingKeys: String, CodingKey {
+        case pipeline
         case arguments
         case gitCommit = "git_commit"
         case gitDirty = "git_dirty"
