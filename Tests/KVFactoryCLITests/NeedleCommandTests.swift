@@ -4,125 +4,14 @@ import XCTest
 /// Runs the release binary, alone and under mpirun on this machine (shared memory only), on small needle
 /// sweeps with the real model and essays. The tests cover sharding, identical predictions across rank
 /// counts, resume after a killed rank, option checks on resume, the output files and bad input.
-final class NeedleCommandTests: XCTestCase {
-    private static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    private static let binary = repositoryRoot.appendingPathComponent(".build/release/kvfactory")
-    private static let modelPath = repositoryRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-    private static let essaysDirectory = repositoryRoot.appendingPathComponent("data/PaulGrahamEssays").path
-
+final class NeedleCommandTests: CLITestCase {
     /// Two lengths of about 1000 tokens and three depths: six cells.
     private static let smallGrid = ["--s_len", "800", "--e_len", "1000", "--step", "200", "--depth_intervals", "3"]
     private static let cellIDs: Set<String> = ["len_800_depth_0", "len_800_depth_50", "len_800_depth_100",
                                                "len_1000_depth_0", "len_1000_depth_50", "len_1000_depth_100"]
 
-    private var directory: URL!
-    private var processes: [Process] = []
-
-    override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.binary.path),
-                          "\(Self.binary.path) is not built; run 'swift build -c release' first")
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: Self.modelPath), "run scripts/setup.sh to install the model")
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: Self.essaysDirectory), "run scripts/setup.sh to install the essays")
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("needle-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        for process in processes where process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-        }
-        if let directory { try? FileManager.default.removeItem(at: directory) }
-    }
-
-    // MARK: Helpers
-
-    private struct Launch {
-        let process: Process
-        let output: URL
-        let errors: URL
-
-        var standardOutput: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
-        var standardError: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
-    }
-
-    private func mpirun() throws -> URL {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for entry in path.split(separator: ":") {
-            let candidate = URL(fileURLWithPath: String(entry)).appendingPathComponent("mpirun")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        throw XCTSkip("mpirun not found on PATH; install Open MPI with scripts/setup.sh")
-    }
-
-    /// Starts kvfactory with `ranks` processes under mpirun, or alone when `ranks` is nil.
-    private func launch(ranks: Int?, _ arguments: [String]) throws -> Launch {
-        let process = Process()
-        if let ranks {
-            process.executableURL = try mpirun()
-            process.arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
-                                 "--mca", "btl", "self,vader", "--mca", "oob_tcp_if_include", "lo",
-                                 "-np", String(ranks), Self.binary.path] + arguments
-        } else {
-            process.executableURL = Self.binary
-            process.arguments = arguments
-        }
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "KVFACTORY_MODEL"] { environment[name] = nil }
-        process.environment = environment
-        process.currentDirectoryURL = Self.repositoryRoot
-
-        let stamp = UUID().uuidString
-        let output = directory.appendingPathComponent("stdout-\(stamp).txt")
-        let errors = directory.appendingPathComponent("stderr-\(stamp).txt")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
-        processes.append(process)
-        return Launch(process: process, output: output, errors: errors)
-    }
-
-    private func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(100_000)
-        }
-        return condition()
-    }
-
-    /// Waits for the process to end and returns its exit status, or nil after `timeout` seconds.
-    private func finish(_ launch: Launch, timeout: Double = 600) -> Int32? {
-        guard waitUntil(timeout: timeout, { !launch.process.isRunning }) else { return nil }
-        return launch.process.terminationStatus
-    }
-
     private func needle(_ saveDirectory: URL, _ extra: [String] = []) -> [String] {
         ["needle"] + Self.smallGrid + ["--method", "snapkv", "--max_capacity_prompt", "64", "--save_dir", saveDirectory.path] + extra
-    }
-
-    /// Returns the records of results.jsonl, in file order.
-    private func records(_ saveDirectory: URL) throws -> [[String: Any]] {
-        let url = saveDirectory.appendingPathComponent("results.jsonl")
-        guard let data = try? Data(contentsOf: url) else { return [] }
-        let complete = data.prefix(through: data.lastIndex(of: UInt8(ascii: "\n")) ?? -1)
-        return try complete.split(separator: UInt8(ascii: "\n")).map { line in
-            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
-        }
-    }
-
-    private func responses(_ saveDirectory: URL) throws -> [String: String] {
-        var result: [String: String] = [:]
-        for record in try records(saveDirectory) {
-            result[try XCTUnwrap(record["id"] as? String)] = record["model_response"] as? String
-        }
-        return result
-    }
-
-    private func jsonObject(_ url: URL) throws -> [String: Any] {
-        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any], url.path)
     }
 
     // MARK: Sharding and reproducibility
@@ -258,14 +147,6 @@ final class NeedleCommandTests: XCTestCase {
     }
 
     // MARK: Bad input
-
-    /// Runs a command that must fail before any work and returns its standard error.
-    private func rejected(_ arguments: [String], status expected: Int32 = 2, ranks: Int? = nil,
-                          file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let run = try launch(ranks: ranks, arguments)
-        XCTAssertEqual(finish(run, timeout: 120), expected, run.standardError, file: file, line: line)
-        return run.standardError
-    }
 
     func testStartAboveEndRejected() throws {
         let save = directory.appendingPathComponent("bad")
