@@ -18,14 +18,6 @@ enum TokenEmbedding {
             try rows.dequantizeRow(token, into: destination)
         }
     }
-
-    /// Bytes of dequantized float32 values kept in memory. Pages of the memory map do not count.
-    var residentBytes: Int {
-        switch self {
-        case .resident(let matrix): return matrix.byteCount
-        case .mapped: return 0
-        }
-    }
 }
 
 /// The rows of a GGUF matrix, dequantized one at a time straight from the memory map.
