@@ -9,6 +9,7 @@ let subcommands: [(name: String, summary: String, help: String, run: ([String]) 
     ("generate", "generate text from a prompt or a chat message", GenerateCommand.help, GenerateCommand.run),
     ("logits", "write logits and greedy tokens for numeric comparison", LogitsCommand.help, LogitsCommand.run),
     ("bench", "measure prefill and decode speed and KV-cache memory", BenchCommand.help, BenchCommand.run),
+    ("bench-activations", "measure activation compression on hidden states at a stage boundary", ActivationBenchCommand.help, ActivationBenchCommand.run),
     ("needle", "run a needle-in-a-haystack sweep of one method, alone or under mpirun", NeedleCommand.help, NeedleCommand.run),
     ("longbench", "generate LongBench answers with one method and budget, alone or under mpirun", LongBenchCommand.help,
      LongBenchCommand.run),

@@ -70,8 +70,7 @@ extension TransformerModel {
             throw ModelError.missingStage("embedDecode(token:) needs the token embedding, which lives on the stage holding layer 0")
         }
         try validate(token: token)
-        let width = config.hiddenSize
-        decodeBuffers.hidden.pointer.update(from: embedding.values + token * width, count: width)
+        try embedding.copyRow(token, into: decodeBuffers.hidden.pointer)
     }
 
     /// Runs `decodeHidden` through this instance's layers at position `cache.processedTokens`, appending the

@@ -88,7 +88,8 @@ struct WeightLoader {
         }
     }
 
-    private func lookup(_ name: String, expectedShape: [Int]) throws -> GGUFTensorInfo {
+    /// Returns tensor `name` after checking its shape and that its type can be dequantized.
+    func lookup(_ name: String, expectedShape: [Int]) throws -> GGUFTensorInfo {
         guard let tensor = gguf.tensorInfo(name) else { throw ModelError.missingTensor(path: gguf.path, name: name) }
         // Trailing dimensions of 1 carry no data; some exporters write vectors as [n, 1].
         var shape = tensor.shape

@@ -43,9 +43,9 @@ extension TransformerModel {
         for token in tokens { try validate(token: token) }
         let width = config.hiddenSize
         var hidden = [Float](repeating: 0, count: tokens.count * width)
-        hidden.withUnsafeMutableBufferPointer { output in
+        try hidden.withUnsafeMutableBufferPointer { output in
             for (row, token) in tokens.enumerated() {
-                (output.baseAddress! + row * width).update(from: embedding.values + token * width, count: width)
+                try embedding.copyRow(token, into: output.baseAddress! + row * width)
             }
         }
         return hidden

@@ -20,8 +20,9 @@ public final class TransformerModel {
     public let threads: Int
 
     let blocks: [LayerWeights]
-    /// Token embedding `[vocabularySize, hiddenSize]`, present on the first stage.
-    let embedding: WeightMatrix?
+    /// Token embedding `[vocabularySize, hiddenSize]`, present on the first stage: resident in a whole model,
+    /// read from the memory map in a first stage without the last layer.
+    let embedding: TokenEmbedding?
     /// Final RMSNorm weights, present on the last stage.
     let outputNorm: FloatBuffer?
     /// LM head `[vocabularySize, hiddenSize]`, present on the last stage; the embedding matrix itself when tied.
@@ -34,6 +35,9 @@ public final class TransformerModel {
     var prefillEnds: [ObjectIdentifier: Int] = [:]
 
     /// Loads the layers `layers` (all when nil) of a GGUF model and dequantizes their weights to float32.
+    ///
+    /// A first stage without the last layer keeps `gguf` open and dequantizes token embedding rows from its
+    /// memory map on each lookup, so that only the last stage keeps the (tied) embedding matrix in float32.
     ///
     /// - Parameter threads: threads for loading and running; nil uses `Threading.defaultThreadCount()`.
     public init(gguf: GGUFFile, layers requested: Range<Int>? = nil, threads: Int? = nil) throws {
@@ -53,11 +57,24 @@ public final class TransformerModel {
         let hidden = config.hiddenSize
         var loader = WeightLoader(gguf: gguf, config: config)
 
-        var embedding: WeightMatrix?
-        if isFirst || (isLast && config.tiedEmbeddings) {
+        // The tied LM head needs the dequantized matrix. A first stage without the head reads rows from the
+        // memory map instead, so the embedding is resident on one stage only.
+        var embeddingMatrix: WeightMatrix?
+        if isLast && config.tiedEmbeddings || isFirst && isLast {
             let matrix = WeightMatrix(rows: config.vocabularySize, columns: hidden)
             try loader.addMatrix("token_embd.weight", columns: hidden, rows: config.vocabularySize, into: matrix.values)
-            embedding = matrix
+            embeddingMatrix = matrix
+        }
+        if isFirst {
+            if let embeddingMatrix {
+                embedding = .resident(embeddingMatrix)
+            } else {
+                let tensor = try loader.lookup("token_embd.weight", expectedShape: [hidden, config.vocabularySize])
+                embedding = .mapped(try MappedMatrixRows(file: gguf, tensor: tensor, rows: config.vocabularySize,
+                                                         columns: hidden))
+            }
+        } else {
+            embedding = nil
         }
         var outputNorm: FloatBuffer?
         var outputHead: WeightMatrix?
@@ -66,14 +83,13 @@ public final class TransformerModel {
             try loader.addVector("output_norm.weight", count: hidden, into: norm.pointer)
             outputNorm = norm
             if config.tiedEmbeddings {
-                outputHead = embedding
+                outputHead = embeddingMatrix
             } else {
                 let matrix = WeightMatrix(rows: config.vocabularySize, columns: hidden)
                 try loader.addMatrix("output.weight", columns: hidden, rows: config.vocabularySize, into: matrix.values)
                 outputHead = matrix
             }
         }
-        self.embedding = isFirst ? embedding : nil
         self.outputNorm = outputNorm
         self.outputHead = outputHead
 
@@ -138,11 +154,17 @@ public final class TransformerModel {
     /// Whether this instance has the final norm and LM head, because its last layer is the model's last.
     public var hasHead: Bool { outputHead != nil }
 
-    /// Bytes of float32 weights this instance holds; a tied embedding counts once.
+    /// Bytes of dequantized float32 weights this instance keeps in memory. A tied embedding counts once, and
+    /// embedding rows read from the memory map count nothing. `LayerPartition.weightBytes` computes the same
+    /// figure from the configuration.
     public var weightBytes: Int {
         var total = blocks.reduce(0) { $0 + $1.byteCount }
-        if let embedding { total += embedding.byteCount }
-        if let outputHead, outputHead !== embedding { total += outputHead.byteCount }
+        var embeddingMatrix: WeightMatrix?
+        if case .resident(let matrix) = embedding {
+            embeddingMatrix = matrix
+            total += matrix.byteCount
+        }
+        if let outputHead, outputHead !== embeddingMatrix { total += outputHead.byteCount }
         if let outputNorm { total += outputNorm.count * 4 }
         return total
     }
