@@ -14,7 +14,7 @@ enum BenchCommand {
         CommonOptions.threads,
         .flag("json", "print one JSON object instead of a table"),
     ]
-    static let specs = ownSpecs + PolicySupport.helpSpecs
+    static let specs = ownSpecs + PipelineSupport.specs + PolicySupport.helpSpecs
     static let help = helpText(command: "bench", synopsis: "[--model_path FILE] --prompt_file FILE --prompt_tokens N --max_new_tokens K --repeat R [--warmup W] [--threads T] [--json]",
                                summary: "Measure prefill and decode speed. Figures are medians over the repeats; runs holds every repeat.",
                                specs: specs)
@@ -57,7 +57,7 @@ enum BenchCommand {
     static func run(arguments: [String]) throws {
         var remaining = arguments
         let policyOptions = try PolicySupport.parse(&remaining, command: "bench")
-        let options = try ParsedOptions(command: "bench", arguments: remaining, specs: ownSpecs)
+        let options = try ParsedOptions(command: "bench", arguments: remaining, specs: ownSpecs + PipelineSupport.specs)
         let promptPath = try options.require("prompt_file")
         guard let promptTokens = try options.int("prompt_tokens"), promptTokens > 0 else {
             throw UsageError(message: "--prompt_tokens N is required and must be positive", command: "bench")
@@ -66,6 +66,11 @@ enum BenchCommand {
         let repeats = try options.int("repeat", default: 3, minimum: 1)
         let warmup = try options.int("warmup", default: 1, minimum: 0)
         let text = try ModelSession.readPromptFile(promptPath)
+        let pipeline = try PipelineSupport.parse(options)
+        if pipeline.stages > 1 {
+            return try runPipelined(options: options, policyOptions: policyOptions, settings: pipeline, text: text,
+                                    promptTokens: promptTokens, maxNewTokens: maxNewTokens, repeats: repeats, warmup: warmup)
+        }
 
         let session = try ModelSession(options: options)
         let allTokens = session.tokenizer.encode(text, addSpecialTokens: true, parseSpecial: false)

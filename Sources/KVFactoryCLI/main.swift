@@ -24,7 +24,7 @@ func topLevelHelp() -> String {
     var lines = ["usage: kvfactory <command> [options]", "",
                  "Evaluate KV-cache compression methods on long-context benchmarks with GGUF models on CPU.", "", "commands:"]
     for command in subcommands {
-        lines.append("  " + command.name.padding(toLength: 12, withPad: " ", startingAt: 0) + command.summary)
+        lines.append("  " + command.name.padding(toLength: max(12, command.name.count + 1), withPad: " ", startingAt: 0) + command.summary)
     }
     lines.append("")
     lines.append("Run 'kvfactory <command> --help' for a command's options.")
