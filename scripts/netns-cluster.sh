@@ -220,6 +220,15 @@ down_cluster() {
   rm -rf "$state_dir"
 }
 
+mpirun_pid=
+
+# Stops mpirun, which then stops its ranks, and exits with the given status; the EXIT trap runs down.
+forward_signal() {
+  kill -s "$1" "$mpirun_pid" 2>/dev/null || true
+  wait "$mpirun_pid" 2>/dev/null || true
+  exit "$2"
+}
+
 run_cluster() {
   local nodes=2 slots=1
   while (($# > 0)) && [[ $1 != -- ]]; do
@@ -244,12 +253,13 @@ run_cluster() {
     up_cluster "$((10#$nodes))" "$((10#$slots))"
   fi
   trap down_cluster EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
 
   # btl tcp,self leaves out shared memory (vader), so ranks exchange messages over TCP on the subnet even
   # though they share one kernel. The daemons (oob) also stay on the subnet. Without --bind-to none every
   # namespace's daemon would pin its first rank to core 0, because each sees the whole machine.
+  # mpirun runs in the background so that a signal to this script is handled at once: bash runs traps
+  # only between commands, and waits for a foreground command first. The explicit <&0 keeps the
+  # terminal's standard input, which a background command would otherwise lose to /dev/null.
   local status=0
   mpirun --allow-run-as-root \
     --hostfile "$state_dir/hostfile" \
@@ -259,7 +269,11 @@ run_cluster() {
     --mca btl_tcp_if_include "$subnet" \
     --mca oob_tcp_if_include "$subnet" \
     --bind-to none \
-    "$@" || status=$?
+    "$@" <&0 &
+  mpirun_pid=$!
+  trap 'forward_signal TERM 130' INT
+  trap 'forward_signal TERM 143' TERM
+  wait "$mpirun_pid" || status=$?
   exit "$status"
 }
 
