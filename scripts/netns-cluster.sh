@@ -59,6 +59,7 @@ require_count() {
 require_tools() {
   [[ $(id -u) -eq 0 ]] || die "must run as root, because creating network namespaces needs CAP_SYS_ADMIN; rerun with sudo"
   command -v ip >/dev/null 2>&1 || die "ip not found; install iproute2 (apt-get install iproute2)"
+  command -v unshare >/dev/null 2>&1 || die "unshare not found; install util-linux (apt-get install util-linux)"
 }
 
 # IPv4 arithmetic on 32-bit integers, for the subnet checks.
@@ -195,6 +196,8 @@ up_cluster() {
     ip -n "$name" link set "$peer" name eth0
     ip -n "$name" addr add "$address/$subnet_length" dev eth0
     ip -n "$name" link set eth0 up
+    # Without IPv6 on eth0, Open MPI has no link-local address to offer, so all traffic uses the subnet.
+    ip netns exec "$name" sysctl -q -w net.ipv6.conf.eth0.disable_ipv6=1 2>/dev/null || true
     printf '%s slots=%d\n' "$name" "$slots" >>"$state_dir/hostfile"
   done
   write_agent
