@@ -111,7 +111,7 @@ final class NetnsClusterTests: XCTestCase {
         let probe = "kvf-probe-\(getpid())"
         let created = try runToEnd(ip, ["netns", "add", probe], timeout: 30)
         guard created.status == 0 else {
-            throw XCTSkip("cannot create a network namespace here: \(created.standardError)")
+            throw XCTSkip("cannot create a network namespace here: \(created.standardError.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         _ = try runToEnd(ip, ["netns", "delete", probe], timeout: 30)
         let existing = try namespaces()
