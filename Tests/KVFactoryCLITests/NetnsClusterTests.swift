@@ -166,11 +166,10 @@ final class NetnsClusterTests: XCTestCase {
         XCTAssertEqual(alone.status, 0, alone.standardError)
 
         let distributed = directory.appendingPathComponent("cluster")
-        // TODO: append "--pipeline_stages", "2" once the needle runner accepts it, so that the two ranks
-        // form one pipeline of two stages instead of two replicas.
-        let arguments = ["run", "-N", "2", "--", "-np", "2", Self.binary.path] + needle(distributed)
+        let arguments = ["run", "-N", "2", "--", "-np", "2", Self.binary.path] + needle(distributed) + ["--pipeline_stages", "2"]
         let cluster = try runToEnd(Self.script, arguments)
         XCTAssertEqual(cluster.status, 0, cluster.standardError)
+        XCTAssertTrue(cluster.standardError.contains("rank 1: replica 0 stage 1 of 2"), cluster.standardError)
 
         let ids = try records(distributed).compactMap { $0["id"] as? String }
         XCTAssertEqual(ids.count, Self.cellIDs.count, "\(ids)")
