@@ -211,9 +211,12 @@ public final class MPIContext: @unchecked Sendable {
     }
 
     /// Receives a matching message, waiting up to `timeout` seconds (forever when nil).
-    public func receive(from source: Int? = nil, tag: Int32? = nil, timeout: Double? = nil) throws -> Message {
+    ///
+    /// While waiting, it polls with sleeps that grow to `maximumPause` microseconds, the worst added latency.
+    public func receive(from source: Int? = nil, tag: Int32? = nil, timeout: Double? = nil,
+                        maximumPause: UInt32 = PollBackoff.defaultMaximumPause) throws -> Message {
         let deadline = timeout.map { monotonicSeconds() + $0 }
-        var backoff = PollBackoff()
+        var backoff = PollBackoff(maximumPause: maximumPause)
         while true {
             if let message = try tryReceive(from: source, tag: tag) { return message }
             if let deadline, monotonicSeconds() > deadline {
@@ -361,15 +364,22 @@ public final class MPIContext: @unchecked Sendable {
     }
 }
 
-/// Sleeps between polls: a few immediate retries for low latency, then sleeps growing from 10 µs to 1 ms.
-struct PollBackoff {
+/// Sleeps between polls: a few immediate retries for low latency, then sleeps growing from 10 µs to
+/// `maximumPause` microseconds (1 ms by default).
+public struct PollBackoff {
+    public static let defaultMaximumPause: UInt32 = 1000
     private var attempts = 0
+    private let maximumPause: UInt32
+
+    init(maximumPause: UInt32 = PollBackoff.defaultMaximumPause) {
+        self.maximumPause = max(1, maximumPause)
+    }
 
     mutating func pause() {
         attempts += 1
         if attempts <= 8 { return }
         let exponent = min(attempts - 9, 7)
-        usleep(UInt32(min(1000, 10 << exponent)))
+        usleep(min(maximumPause, UInt32(10 << exponent)))
     }
 }
 

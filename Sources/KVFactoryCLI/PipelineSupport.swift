@@ -35,7 +35,7 @@ enum PipelineSupport {
         }
         if let level = try options.int("zstd_level") {
             guard let value = Int32(exactly: level) else {
-                throw UsageError(message: "--zstd_level \(level) is out of range", command: options.command)
+                throw UsageError(message: "--zstd_level \(level) is out of range; use a value in \(ActivationCodec.levelRange.lowerBound)...\(ActivationCodec.levelRange.upperBound)", command: options.command)
             }
             settings.zstdLevel = value
         }
