@@ -71,7 +71,7 @@ final class PipelineCommandTests: CLITestCase {
         XCTAssertEqual(splitBytes, singleBytes, "the cache bytes of all stages add up to a single rank's")
     }
 
-    func testLongBenchPipelineMatchesSingleRank() throws {
+    func testLongBenchTopologiesGiveSamePredictions() throws {
         try XCTSkipUnless(FileManager.default.fileExists(atPath: Self.longBenchData.appendingPathComponent("samsum.jsonl").path),
                           "LongBench data not found at \(Self.longBenchData.path)")
         func predictions(ranks: Int?, _ extra: [String], name: String) throws -> [String] {
@@ -87,9 +87,11 @@ final class PipelineCommandTests: CLITestCase {
                 return try XCTUnwrap(object["pred"] as? String)
             }
         }
-        let single = try predictions(ranks: nil, [], name: "single")
+        let single = try predictions(ranks: nil, [], name: "N1")
         XCTAssertEqual(single.count, 2)
-        XCTAssertEqual(try predictions(ranks: 2, ["--pipeline_stages", "2"], name: "pipeline"), single)
+        XCTAssertEqual(try predictions(ranks: 2, [], name: "N2-S1"), single)
+        XCTAssertEqual(try predictions(ranks: 2, ["--pipeline_stages", "2"], name: "N2-S2"), single)
+        XCTAssertEqual(try predictions(ranks: 4, ["--pipeline_stages", "2"], name: "N4-S2"), single)
     }
 
     func testBFloat16ActivationsRecorded() throws {
