@@ -57,7 +57,7 @@ public final class WorkScheduler {
     /// drops results still arriving. Once the other ranks have stopped, rank 0 rethrows that error, while
     /// the other ranks return normally.
     public func run(items: [WorkItem], workers: [Int]? = nil, slots: Int = 1,
-                    work: (WorkItem) throws -> Data,
+                    work: @escaping (WorkItem) throws -> Data,
                     onResult: @escaping (WorkResult) throws -> Void) throws -> WorkSummary {
         let ordered = context.isCoordinator ? try Self.schedulingOrder(items) : []
         let start = monotonicSeconds()
@@ -110,8 +110,8 @@ public final class WorkScheduler {
     }
 
     /// Runs items from the shared queue on `slots` threads until it is empty or closed.
-    private func runLocally(queue: WorkQueue, slots: Int, work: (WorkItem) throws -> Data, recorder: ResultRecorder,
-                            onResult: (WorkResult) throws -> Void) throws {
+    private func runLocally(queue: WorkQueue, slots: Int, work: @escaping (WorkItem) throws -> Data,
+                            recorder: ResultRecorder, onResult: @escaping (WorkResult) throws -> Void) throws {
         Self.onThreads(slots) {
             while let item = queue.take() {
                 let (seconds, outcome) = Self.perform(item, work: work)
@@ -124,21 +124,19 @@ public final class WorkScheduler {
     /// Runs `body` on `count` threads at once and returns when all have finished; on the calling thread
     /// when `count` is 1. Dedicated threads, not Dispatch's pool, because the bodies block on MPI for
     /// long periods and the pool may run no more of them than there are cores.
-    static func onThreads(_ count: Int, _ body: () -> Void) {
+    static func onThreads(_ count: Int, _ body: @escaping () -> Void) {
         guard count > 1 else { return body() }
-        withoutActuallyEscaping(body) { body in
-            let group = DispatchGroup()
-            for index in 0..<count {
-                group.enter()
-                let thread = Thread {
-                    body()
-                    group.leave()
-                }
-                thread.name = "kvfactory-slot-\(index)"
-                thread.start()
+        let group = DispatchGroup()
+        for index in 0..<count {
+            group.enter()
+            let thread = Thread {
+                body()
+                group.leave()
             }
-            group.wait()
+            thread.name = "kvfactory-slot-\(index)"
+            thread.start()
         }
+        group.wait()
     }
 
     static func perform(_ item: WorkItem, work: (WorkItem) throws -> Data) -> (Double, WorkResult.Outcome) {
@@ -154,15 +152,16 @@ public final class WorkScheduler {
 
     // MARK: Worker
 
-    private func runWorker(comm: MPIContext, slots: Int, work: (WorkItem) throws -> Data, sendsHeartbeats: Bool,
+    private func runWorker(comm: MPIContext, slots: Int, work: @escaping (WorkItem) throws -> Data, sendsHeartbeats: Bool,
                            start: Double) throws -> WorkSummary {
         let state = WorkerState()
         let timeout = configuration.heartbeatTimeout
         let prefix = "\(configuration.logPrefix): rank \(comm.rank)"
+        let heartbeatInterval = configuration.heartbeatInterval
 
         // Every slot asks for an item. Rank 0 answers each ready and each result with one assignment or
         // one stop, and any slot may take any answer, so each slot ends after receiving one stop.
-        Self.onThreads(slots) {
+        Self.onThreads(slots) { [self] in
             do {
                 try send(.ready, comm: comm)
             } catch {
@@ -181,7 +180,7 @@ public final class WorkScheduler {
                 }
                 heardBack = true
                 if sendsHeartbeats {
-                    state.startHeartbeat { Heartbeat(comm: comm, interval: configuration.heartbeatInterval, timeout: timeout) }
+                    state.startHeartbeat { Heartbeat(comm: comm, interval: heartbeatInterval, timeout: timeout) }
                 }
 
                 let decoded: SchedulerMessage

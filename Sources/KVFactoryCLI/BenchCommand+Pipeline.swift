@@ -77,10 +77,11 @@ extension BenchCommand {
                 print(String(decoding: try encoder.encode(summary), as: UTF8.self))
             } else {
                 print("method \(summary.method), \(summary.stages) stages (layers \(summary.layer_split)), prompt \(prompt.count) tokens, "
-                    + "\(maxNewTokens) new tokens, \(summary.threads) threads per rank")
+                    + "\(maxNewTokens) new tokens, \(summary.threads) thread\(summary.threads == 1 ? "" : "s") per rank")
                 print(String(format: "prefill %.3f s (%.1f tokens/s), decode %.2f tokens/s (%.2f ms/token)", summary.prefill_s,
                              summary.prefill_tok_s, summary.decode_tok_s, summary.decode_ms_per_token))
-                print("activations: \(formatBytes(statistics.rawBytes)) as fp32, \(formatBytes(statistics.sentBytes)) sent")
+                print("activations of all runs, warmup included: \(formatBytes(statistics.rawBytes)) as fp32, "
+                    + "\(formatBytes(statistics.sentBytes)) sent")
             }
         }
     }
@@ -102,6 +103,7 @@ extension BenchCommand {
         let ttft_s: Double
         /// KV-cache bytes of all stages after the prefill.
         let kv_cache_bytes: Int
+        /// Activation traffic of all runs, the warmup runs included.
         let activation_bytes_raw: Int
         let activation_bytes_sent: Int
         let activation_compression_seconds: Double

@@ -39,6 +39,12 @@ enum PipelineSupport {
             }
             settings.zstdLevel = value
         }
+        if settings.stages == 1 {
+            for name in ["pipeline_microbatches", "activation_dtype", "activation_compression", "zstd_level"] where options.string(name) != nil {
+                throw UsageError(message: "--\(name) needs --pipeline_stages 2 or more; without stages no activations travel "
+                    + "between ranks", command: options.command)
+            }
+        }
         do {
             try settings.validate()
         } catch let error as PipelineError {

@@ -205,7 +205,7 @@ public enum LayerPartitionError: Error, CustomStringConvertible, Equatable {
         case .reversedRange(let first, let last, let text):
             return "--layer_split \"\(text)\": range \(first)-\(last) ends before it starts; write it as \(last)-\(first)"
         case .rangeCountMismatch(let ranges, let stages, let text):
-            return "--layer_split \"\(text)\" has \(ranges) ranges but --pipeline_stages is \(stages); give one range per stage"
+            return "--layer_split \"\(text)\" has \(ranges) range\(ranges == 1 ? "" : "s") but --pipeline_stages is \(stages); give one range per stage"
         case .notStartingAtZero(let first, let text):
             return "--layer_split \"\(text)\" starts at layer \(first); the first stage must start at layer 0"
         case .gap(let afterLayer, let nextStart, let text):

@@ -27,9 +27,13 @@ public final class PipelineRuntime: @unchecked Sendable {
     private let slots: SlotPool
     private var caches: [Int: [CacheGranularity: KVCache]] = [:]
     private let sampler: TokenSampler
+    private let liveness: PipelineLiveness?
 
-    /// - Parameter comm: a communicator that only this runtime uses, such as `context.duplicate()`.
-    public init(comm: MPIContext, topology: PipelineTopology, settings: PipelineSettings, model: TransformerModel) throws {
+    /// - Parameters:
+    ///   - comm: a communicator that only this runtime uses, such as `context.duplicate()`.
+    ///   - heartbeatTimeout: seconds of silence after which a stage counts as hung and the job ends.
+    public init(comm: MPIContext, topology: PipelineTopology, settings: PipelineSettings, model: TransformerModel,
+                heartbeatInterval: Double = 1, heartbeatTimeout: Double = 30) throws {
         guard topology.worldSize == comm.size, topology.rank == comm.rank else {
             throw PipelineError.invalidSetting("the pipeline topology of \(topology.worldSize) ranks does not match the communicator of \(comm.size)")
         }
@@ -44,6 +48,8 @@ public final class PipelineRuntime: @unchecked Sendable {
         guard model.hasEmbedding == topology.isFirstStage, model.hasHead == topology.isLastStage else {
             throw PipelineError.invalidSetting("rank \(topology.rank) is stage \(topology.stage) of \(topology.stages) but holds layers \(model.layers.lowerBound)..<\(model.layers.upperBound)")
         }
+        liveness = topology.isPipelined && comm.usesMPI
+            ? PipelineLiveness(comm: comm, topology: topology, interval: heartbeatInterval, timeout: heartbeatTimeout) : nil
     }
 
     /// Byte counts and times of the activations this rank encoded and decoded so far.
@@ -176,6 +182,7 @@ public final class PipelineRuntime: @unchecked Sendable {
     public func stopStages() throws {
         guard topology.isFirstStage, let next = topology.nextRank else { return }
         try comm.send(ForwardMessage.stop.encoded(), to: next, tag: ForwardMessage.forwardTag)
+        liveness?.finish()
     }
 
     private func awaitToken(slot: Int) throws -> (Int, Int) {
@@ -236,6 +243,7 @@ public final class PipelineRuntime: @unchecked Sendable {
             switch decoded {
             case .stop:
                 if let next = topology.nextRank { try comm.send(decoded.encoded(), to: next, tag: ForwardMessage.forwardTag) }
+                liveness?.finish()
                 return
             case .begin(let slot, let header, let chunkCount, let cacheBytes):
                 guard chunkCount >= 1, chunkCount <= header.promptLength else {

@@ -99,7 +99,8 @@ public struct PipelineSettings: Equatable, Sendable {
             throw PipelineError.invalidSetting("--pipeline_microbatches \(microbatches) must be at least 1")
         }
         if let microbatches, microbatches > 64 {
-            throw PipelineError.invalidSetting("--pipeline_microbatches \(microbatches) exceeds 64; each sample in flight holds its own KV cache on every stage")
+            throw PipelineError.invalidSetting("--pipeline_microbatches \(microbatches) exceeds 64; use 64 or fewer, because each "
+                + "sample in flight holds its own KV cache on every stage")
         }
         guard ActivationCodec.levelRange.contains(zstdLevel) else {
             throw PipelineError.invalidSetting("--zstd_level \(zstdLevel) is out of range; use a value in "

@@ -50,7 +50,7 @@ class CLITestCase: XCTestCase {
     }
 
     /// Starts kvfactory with `ranks` processes under mpirun, or alone when `ranks` is nil.
-    func launch(ranks: Int?, _ arguments: [String]) throws -> Launch {
+    func launch(ranks: Int?, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Launch {
         let process = Process()
         if let ranks {
             process.executableURL = try mpirun()
@@ -63,6 +63,7 @@ class CLITestCase: XCTestCase {
         }
         var environment = ProcessInfo.processInfo.environment
         for name in ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "KVFACTORY_MODEL"] { environment[name] = nil }
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         process.currentDirectoryURL = Self.repositoryRoot
 

@@ -136,6 +136,25 @@ final class PipelineCommandTests: CLITestCase {
         XCTAssertEqual(after.count, Self.cellIDs.count)
     }
 
+    func testHungStageEndsJob() throws {
+        let save = directory.appendingPathComponent("hung")
+        let run = try launch(ranks: 2, needle(save, ["--pipeline_stages", "2"]), environment: ["KVFACTORY_HEARTBEAT_TIMEOUT": "5"])
+        XCTAssertTrue(waitUntil(timeout: 300) { ((try? records(save).count) ?? 0) >= 1 },
+                      "no cell finished: \(run.standardError)")
+        let meta = try jsonObject(save.appendingPathComponent("run_meta.json"))
+        let ranks = try XCTUnwrap((meta["world"] as? [String: Any])?["ranks"] as? [[String: Any]])
+        let pid = try XCTUnwrap(ranks.first { $0["rank"] as? Int == 1 }?["pid"] as? Int)
+        XCTAssertEqual(kill(pid_t(pid), SIGSTOP), 0)
+        defer { kill(pid_t(pid), SIGKILL) }
+        let stopped = Date()
+        let status = finish(run, timeout: 60)
+        XCTAssertNotNil(status, "mpirun still runs 60 s after stage 1 stopped")
+        XCTAssertNotEqual(status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(stopped), 30)
+        XCTAssertTrue(run.standardError.contains("rank 1 (stage 1 of replica 0) sent no pipeline heartbeat"), run.standardError)
+        XCTAssertGreaterThanOrEqual(try records(save).count, 1, "records written before the hang stay")
+    }
+
     // MARK: Bad input
 
     func testStagesNotDividingRanksRejected() throws {

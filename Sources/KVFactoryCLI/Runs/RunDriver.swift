@@ -36,6 +36,15 @@ final class RunDriver {
         self.context = context
         self.command = command
         self.itemLabel = itemLabel
+        if let timeout = Self.heartbeatTimeout() { schedulerConfiguration.heartbeatTimeout = timeout }
+    }
+
+    /// Seconds of silence after which a rank counts as hung, from KVFACTORY_HEARTBEAT_TIMEOUT (default 30).
+    /// Raise it on machines where ranks may be descheduled for long; tests lower it.
+    static func heartbeatTimeout(environment: [String: String] = ProcessInfo.processInfo.environment) -> Double? {
+        guard let raw = environment["KVFACTORY_HEARTBEAT_TIMEOUT"], let seconds = Double(raw), seconds.isFinite,
+              seconds >= 2 else { return nil }
+        return seconds
     }
 
     /// One run's journal, metadata and pending items, kept on rank 0.
@@ -141,7 +150,9 @@ final class RunDriver {
         guard let engine = runs.first?.pipelineEngine else {
             throw CommandFailure(message: "a pipeline needs at least one run")
         }
-        let runtime = try PipelineRuntime(comm: comm, topology: topology, settings: pipeline, model: engine.model)
+        let runtime = try PipelineRuntime(comm: comm, topology: topology, settings: pipeline, model: engine.model,
+                                          heartbeatInterval: schedulerConfiguration.heartbeatInterval,
+                                          heartbeatTimeout: schedulerConfiguration.heartbeatTimeout)
         for run in runs { run.pipelineEngine.pipeline = runtime }
         let model = engine.model
         printError("\(command): rank \(context.rank): replica \(topology.replica) stage \(topology.stage) of \(topology.stages), "
