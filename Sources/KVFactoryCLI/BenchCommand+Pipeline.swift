@@ -80,6 +80,8 @@ extension BenchCommand {
                     + "\(maxNewTokens) new tokens, \(summary.threads) thread\(summary.threads == 1 ? "" : "s") per rank")
                 print(String(format: "prefill %.3f s (%.1f tokens/s), decode %.2f tokens/s (%.2f ms/token)", summary.prefill_s,
                              summary.prefill_tok_s, summary.decode_tok_s, summary.decode_ms_per_token))
+                print("peak RSS of rank 0 (stage 0) \(formatBytes(peakResidentBytes())); KV cache of all stages after prefill "
+                    + "\(formatBytes(summary.kv_cache_bytes))")
                 print("activations of all runs, warmup included: \(formatBytes(statistics.rawBytes)) as fp32, "
                     + "\(formatBytes(statistics.sentBytes)) sent")
             }

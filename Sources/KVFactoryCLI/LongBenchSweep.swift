@@ -18,7 +18,8 @@ enum LongBenchSweep {
                                                                 requireMethod: true, warn: context.isCoordinator && index == 0)
                 planned.append((run, settings))
             } catch let error as UsageError {
-                throw UsageError(message: "job file \(job.path), run \(run.name): \(error.message)", command: "sweep")
+                throw UsageError(message: "job file \(job.path), run \(run.name): \(error.message)"
+                    + PipelineSupport.jobFileHint(error.message), command: "sweep")
             }
         }
         try NeedleSettings.checkModelFile(modelPath)

@@ -53,6 +53,12 @@ enum PipelineSupport {
         return settings
     }
 
+    /// A hint for an "unknown option" error about a pipeline option in a job file, or "".
+    static func jobFileHint(_ message: String) -> String {
+        let named = specs.contains { message.hasSuffix("unknown option --\($0.name)") }
+        return named ? "; pipeline options apply to the whole job, so pass them on the sweep command line" : ""
+    }
+
     /// Parses the pipeline options into `driver` and returns the layers this rank loads (nil for all).
     static func configure(_ driver: RunDriver, options: ParsedOptions, modelPath: String) throws -> Range<Int>? {
         let settings = try parse(options)

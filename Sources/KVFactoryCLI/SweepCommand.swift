@@ -111,7 +111,8 @@ enum SweepCommand {
                 let (settings, _) = try NeedleSettings.parse(job.arguments(of: run), command: "sweep", specs: NeedleSettings.runSpecs)
                 planned.append((run, settings))
             } catch let error as UsageError {
-                throw UsageError(message: "job file \(job.path), run \(run.name): \(error.message)", command: "sweep")
+                throw UsageError(message: "job file \(job.path), run \(run.name): \(error.message)"
+                    + PipelineSupport.jobFileHint(error.message), command: "sweep")
             }
         }
         let root = URL(fileURLWithPath: saveDirectory)

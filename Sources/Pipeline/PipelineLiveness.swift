@@ -39,7 +39,7 @@ final class PipelineLiveness: @unchecked Sendable {
         thread.start()
     }
 
-    /// Tells the peers that this rank is done and waits until every peer has said the same.
+    /// Sends the peers the "stopped" message and waits until every peer has sent its own.
     func finish() {
         lock.lock()
         let already = selfStopped

@@ -177,6 +177,21 @@ final class PipelineCommandTests: CLITestCase {
         XCTAssertTrue(errors.contains("--layer_split needs --pipeline_stages 2 or more"), errors)
     }
 
+    func testPipelineOptionInJobFileRejected() throws {
+        let job = directory.appendingPathComponent("job.json")
+        try Data(#"{"benchmark": "needle", "save_dir": "x", "settings": {"s_len": 800, "e_len": 800}, "options": {"pipeline_stages": 2}, "grid": {"methods": ["snapkv"], "budgets": [64]}}"#.utf8).write(to: job)
+        let errors = try rejected(["sweep", job.path])
+        XCTAssertTrue(errors.contains("unknown option --pipeline_stages"), errors)
+        XCTAssertTrue(errors.contains("pass them on the sweep command line"), errors)
+    }
+
+    func testActivationDtypeWithoutStagesRejected() throws {
+        let save = directory.appendingPathComponent("bad")
+        let errors = try rejected(needle(save, ["--activation_dtype", "bf16"]))
+        XCTAssertTrue(errors.contains("--activation_dtype needs --pipeline_stages 2 or more"), errors)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: save.path))
+    }
+
     func testUnknownActivationDtypeRejected() throws {
         let save = directory.appendingPathComponent("bad")
         let errors = try rejected(needle(save, ["--pipeline_stages", "2", "--activation_dtype", "fp8"]), ranks: 2)
