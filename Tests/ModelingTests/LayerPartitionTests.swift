@@ -120,7 +120,7 @@ final class LayerPartitionTests: XCTestCase {
     func testParseRejectsWrongCount() {
         assertRejects("0-9,10-19,20-29", .rangeCountMismatch(ranges: 3, stages: 2, text: "0-9,10-19,20-29"),
                       mentions: ["3 ranges", "--pipeline_stages is 2"])
-        assertRejects("0-29", .rangeCountMismatch(ranges: 1, stages: 2, text: "0-29"), mentions: ["1 ranges"])
+        assertRejects("0-29", .rangeCountMismatch(ranges: 1, stages: 2, text: "0-29"), mentions: ["has 1 range but"])
     }
 
     func testParseRejectsGap() {

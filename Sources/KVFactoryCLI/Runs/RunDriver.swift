@@ -82,12 +82,13 @@ final class RunDriver {
         }
         let world = try WorldInfo.gather(context: context, threads: threads, preparationError: preparationError)
         let topology = try PipelineSupport.topology(context: context, settings: pipeline, command: command)
-        let runtime = try startPipeline(runs: runs, topology: topology)
 
         let opened = try context.onCoordinator { () throws -> [OpenRun] in
             try open(runs, modelPath: modelPath, world: world, started: started)
         } ?? []
         openRunCount = opened.count
+        // After the journals are open, so that a rejected resume stops every rank before the stages connect.
+        let runtime = try startPipeline(runs: runs, topology: topology)
 
         var lookup: [String: (run: BenchmarkRun, item: RunItem)] = [:]
         for run in runs {
