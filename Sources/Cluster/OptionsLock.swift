@@ -59,7 +59,7 @@ public struct OptionsLock: Sendable {
             let value = options[name]!
             text += Array("\(name.utf8.count):\(name)=\(value.utf8.count):\(value)\n".utf8)
         }
-        return SHA256.hexDigest(text)
+        return StreamingSHA256.hexDigest(text)
     }
 
     /// Returns the options whose values differ, sorted by name.

@@ -1,4 +1,5 @@
 import Benchmarks
+import Cluster
 import Foundation
 import KVPolicies
 import ModelFormats

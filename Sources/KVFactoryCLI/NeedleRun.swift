@@ -1,5 +1,6 @@
 import Benchmarks
 import ChatTemplates
+import Cluster
 import Foundation
 import KVPolicies
 import Modeling

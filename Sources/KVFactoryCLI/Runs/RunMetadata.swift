@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 
 /// The commit of the source tree the binary was built in, from git when it is installed.
