@@ -384,7 +384,7 @@ public struct PollBackoff {
 }
 
 /// Seconds on a monotonic clock, for timeouts and rates.
-func monotonicSeconds() -> Double {
+public func monotonicSeconds() -> Double {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)
     return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9

@@ -159,8 +159,8 @@ public final class WorkScheduler {
         let prefix = "\(configuration.logPrefix): rank \(comm.rank)"
         let heartbeatInterval = configuration.heartbeatInterval
 
-        // Every slot asks for an item. Rank 0 answers each ready and each result with one assignment or
-        // one stop, and any slot may take any answer, so each slot ends after receiving one stop.
+        // Every slot requests an item. Rank 0 responds to each ready and each result with one assignment or
+        // one stop, and any slot may take any response, so each slot ends after receiving one stop.
         Self.onThreads(slots) { [self] in
             do {
                 try send(.ready, comm: comm)
@@ -305,7 +305,7 @@ final class Heartbeat: @unchecked Sendable {
     }
 }
 
-/// What the slots of one worker share: their counts and the heartbeat thread.
+/// The state that the slots of one worker share: their counts and the heartbeat thread.
 final class WorkerState: @unchecked Sendable {
     private let lock = NSLock()
     private var heartbeat: Heartbeat?

@@ -16,8 +16,8 @@ extension BenchCommand {
                     + "(mpirun -np \(settings.stages)), not \(context.size)", command: "bench")
             }
             let modelPath = options.string("model_path") ?? Defaults.modelPath
-            let layers = try PipelineSupport.layers(for: topology, modelPath: modelPath, settings: settings, command: "bench")
-            let session = try ModelSession(options: options, layers: layers)
+            let partition = try PipelineSupport.partition(modelPath: modelPath, settings: settings, command: "bench")
+            let session = try ModelSession(options: options, layers: partition.ranges[topology.stage])
             let config = session.model.config
             let allTokens = session.tokenizer.encode(text, addSpecialTokens: true, parseSpecial: false)
             guard allTokens.count >= promptTokens else {
@@ -62,8 +62,7 @@ extension BenchCommand {
 
             let summary = PipelineSummary(
                 model: session.path, method: policyOptions.method, stages: settings.stages,
-                layer_split: try PipelineSupport.partition(modelPath: modelPath, settings: settings, command: "bench")
-                    .map { "\($0.lowerBound)-\($0.upperBound - 1)" }.joined(separator: ","),
+                layer_split: partition.description,
                 threads: session.model.threads, prompt_tokens: prompt.count, max_new_tokens: maxNewTokens,
                 activation_dtype: settings.activationEncoding.rawValue, activation_compression: settings.activationCompression.rawValue,
                 prefill_s: median(runs.map(\.prefill_s)), prefill_tok_s: median(runs.map(\.prefill_tok_s)),

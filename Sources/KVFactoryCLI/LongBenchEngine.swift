@@ -72,7 +72,7 @@ final class LongBenchEngine: PipelineEngine {
                   sampleID: UInt64, policyKey: String) throws -> LongBenchGeneration {
         if let pipeline {
             // The last stage masks the stop tokens at the first step; the loop has Generator's semantics,
-            // so a stop token that ends the answer is the last token and is dropped here.
+            // so a stop token that ends the output is the last token and is dropped here.
             let header = SequenceHeader(policyKey: policyKey, sampleID: sampleID, promptLength: prompt.count,
                                         maskedAtFirstStep: stopTokens.sorted())
             let result = try pipeline.generate(prompt: prompt, maxNewTokens: maxNewTokens, stopTokens: stopTokens,

@@ -53,7 +53,7 @@ enum PipelineSupport {
         return settings
     }
 
-    /// A hint for an "unknown option" error about a pipeline option in a job file, or "".
+    /// Returns a hint for an "unknown option" error about a pipeline option in a job file, or "".
     static func jobFileHint(_ message: String) -> String {
         let named = specs.contains { message.hasSuffix("unknown option --\($0.name)") }
         return named ? "; pipeline options apply to the whole job, so pass them on the sweep command line" : ""
@@ -64,7 +64,10 @@ enum PipelineSupport {
         let settings = try parse(options)
         let topology = try topology(context: driver.context, settings: settings, command: options.command)
         driver.pipeline = settings
-        return try layers(for: topology, modelPath: modelPath, settings: settings, command: options.command)
+        guard topology.isPipelined else { return nil }
+        let partition = try partition(modelPath: modelPath, settings: settings, command: options.command)
+        driver.pipelinePartition = partition
+        return partition.ranges[topology.stage]
     }
 
     /// This rank's place in the replicas; a usage error when the stage count does not divide the ranks.
@@ -76,41 +79,29 @@ enum PipelineSupport {
         }
     }
 
-    /// The layer range of every stage, from `--layer_split` or balanced by parameter bytes.
-    static func partition(modelPath: String, settings: PipelineSettings, command: String) throws -> [Range<Int>] {
+    /// Returns the layer range of every stage, from `--layer_split` or balanced by parameter bytes.
+    static func partition(modelPath: String, settings: PipelineSettings, command: String) throws -> LayerPartition {
         let config = try ModelConfig(gguf: try GGUFFile(path: modelPath))
         guard settings.stages <= config.blockCount else {
             throw UsageError(message: "--pipeline_stages \(settings.stages) exceeds the \(config.blockCount) layers of \(modelPath); "
                 + "use at most \(config.blockCount) stages", command: command)
         }
         do {
-            let partition: LayerPartition
             if let split = settings.layerSplit {
-                partition = try LayerPartition.parse(split, blockCount: config.blockCount, stages: settings.stages)
-            } else {
-                partition = try LayerPartition.balanced(config: config, stages: settings.stages)
+                return try LayerPartition.parse(split, blockCount: config.blockCount, stages: settings.stages)
             }
-            return partition.ranges
-        } catch let error as UsageError {
-            throw error
+            return try LayerPartition.balanced(config: config, stages: settings.stages)
         } catch {
             throw UsageError(message: "\(error)", command: command)
         }
     }
 
-    /// The layers this rank loads: all of them without pipelining.
-    static func layers(for topology: PipelineTopology, modelPath: String, settings: PipelineSettings,
-                       command: String) throws -> Range<Int>? {
-        guard topology.isPipelined else { return nil }
-        return try partition(modelPath: modelPath, settings: settings, command: command)[topology.stage]
-    }
-
-    /// The pipeline part of run_meta.json.
-    static func metadata(settings: PipelineSettings, topology: PipelineTopology, ranges: [Range<Int>],
+    /// Builds the pipeline part of run_meta.json.
+    static func metadata(settings: PipelineSettings, topology: PipelineTopology, partition: LayerPartition?,
                          statistics: ActivationCodecStats?) -> PipelineMetadata {
         PipelineMetadata(
             stages: settings.stages, replicas: topology.replicas, microbatches: settings.effectiveMicrobatches,
-            layerSplit: ranges.map { "\($0.lowerBound)-\($0.upperBound - 1)" }.joined(separator: ","),
+            layerSplit: partition?.description ?? "",
             activationDtype: settings.activationEncoding.rawValue,
             activationCompression: settings.activationCompression.rawValue, zstdLevel: Int(settings.zstdLevel),
             prefillChunkTokens: PipelineSettings.prefillChunkTokens,

@@ -50,12 +50,12 @@ final class PipelineLiveness: @unchecked Sendable {
     }
 
     private func watch() {
-        var lastHeard = Dictionary(uniqueKeysWithValues: peers.map { ($0, Self.now()) })
+        var lastHeard = Dictionary(uniqueKeysWithValues: peers.map { ($0, monotonicSeconds()) })
         var stoppedPeers = Set<Int>()
         var nextBeat = 0.0
         var sentStopped = false
         while true {
-            let now = Self.now()
+            let now = monotonicSeconds()
             lock.lock()
             let stopping = selfStopped
             lock.unlock()
@@ -70,7 +70,7 @@ final class PipelineLiveness: @unchecked Sendable {
                     nextBeat = now + interval
                 }
                 while let message = try comm.tryReceive(tag: Self.heartbeatTag) {
-                    lastHeard[message.source] = Self.now()
+                    lastHeard[message.source] = monotonicSeconds()
                 }
                 while let message = try comm.tryReceive(tag: Self.stoppedTag) {
                     stoppedPeers.insert(message.source)
@@ -84,7 +84,7 @@ final class PipelineLiveness: @unchecked Sendable {
                 while (try? comm.tryReceive(tag: Self.heartbeatTag)) != nil {}
                 return
             }
-            let checked = Self.now()
+            let checked = monotonicSeconds()
             for peer in peers where !stoppedPeers.contains(peer) {
                 let silence = checked - (lastHeard[peer] ?? checked)
                 guard silence > timeout else { continue }
@@ -95,11 +95,5 @@ final class PipelineLiveness: @unchecked Sendable {
             }
             usleep(100_000)
         }
-    }
-
-    private static func now() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
     }
 }

@@ -89,14 +89,14 @@ enum ForwardMessage: Equatable {
     }
 }
 
-/// What every stage needs to know about a sequence to build its policy and choose the first token.
+/// The facts about a sequence that every stage needs to build its policy and choose the first token.
 public struct SequenceHeader: Equatable, Sendable {
     /// Names the policy options, such as the run name; stages pass it to their policy factory.
     public var policyKey: String
     /// Seeds stochastic policies (CAM) and names the sample in messages.
     public var sampleID: UInt64
     public var promptLength: Int
-    /// Tokens the last stage never chooses at the first step, such as the stop tokens when an answer must
+    /// Tokens the last stage never chooses at the first step, such as the stop tokens when the output must
     /// not be empty.
     public var maskedAtFirstStep: [Int]
 
@@ -128,7 +128,7 @@ public struct SequenceHeader: Equatable, Sendable {
     }
 }
 
-/// The last stage's answer to the first stage for one step of one slot, on `replyTag(slot:)`.
+/// The last stage's reply to the first stage for one step of one slot, on `replyTag(slot:)`.
 enum ReplyMessage: Equatable {
     /// The chosen token and the KV-cache bytes of all stages after the step.
     case token(Int, cacheBytes: Int)

@@ -46,7 +46,8 @@ public final class PipelineRuntime: @unchecked Sendable {
         slots = SlotPool(count: settings.effectiveMicrobatches)
         sampler = try TokenSampler(options: .greedy, vocabularySize: model.config.vocabularySize)
         guard model.hasEmbedding == topology.isFirstStage, model.hasHead == topology.isLastStage else {
-            throw PipelineError.invalidSetting("rank \(topology.rank) is stage \(topology.stage) of \(topology.stages) but holds layers \(model.layers.lowerBound)..<\(model.layers.upperBound)")
+            throw PipelineError.invalidSetting("rank \(topology.rank) is stage \(topology.stage) of \(topology.stages), but its model has layers "
+                + "\(model.layers.lowerBound)..<\(model.layers.upperBound); load the stage's layers of the partition")
         }
         liveness = topology.isPipelined && comm.usesMPI
             ? PipelineLiveness(comm: comm, topology: topology, interval: heartbeatInterval, timeout: heartbeatTimeout) : nil
@@ -230,7 +231,7 @@ public final class PipelineRuntime: @unchecked Sendable {
     /// Serves the previous stage until it sends `stop`. Every stage but the first, on one thread.
     ///
     /// `policyFactory` builds this stage's policy of a sequence from its policy key, prompt length and
-    /// sample id; it must build what the first stage built for the same sequence. An error on one
+    /// sample id. It must build the policy that the first stage built for the same sequence. An error on one
     /// sequence is sent on to the first stage, which records the sample as failed; the stage goes on.
     public func serve(policyFactory: (SequenceHeader) throws -> CachePolicy?) throws {
         guard let previous = topology.previousRank else {
@@ -316,11 +317,9 @@ public final class PipelineRuntime: @unchecked Sendable {
                 return Self.pack(messages)
             }
             try deliver(outcome, slot: slot)
-        } catch let error as PipelineError {
-            if case .invalidMessage = error { throw error }
-            state.failed = true
-            try reportFailure(slot: slot, message: describe(error))
         } catch {
+            // A malformed message means the ranks disagree about the protocol, so the job cannot go on.
+            if case PipelineError.invalidMessage = error { throw error }
             state.failed = true
             try reportFailure(slot: slot, message: describe(error))
         }
@@ -378,7 +377,7 @@ public final class PipelineRuntime: @unchecked Sendable {
 
     // MARK: Helpers
 
-    /// Longest sleep, in microseconds, between polls for a stage's next message. A decode step crosses two
+    /// Maximum sleep, in microseconds, between polls for a stage's next message. A decode step crosses two
     /// links, so the default 1 ms would add up to 2 ms to each token; 100 µs costs a waiting rank a few
     /// percent of a core.
     static let pollPause: UInt32 = 100
@@ -389,7 +388,7 @@ public final class PipelineRuntime: @unchecked Sendable {
         return try body()
     }
 
-    /// The slot's cache of `granularity`, kept from sequence to sequence. Call with the lock held.
+    /// Returns the slot's cache of `granularity`, kept from sequence to sequence. Call with the lock held.
     private func cache(slot: Int, granularity: CacheGranularity) -> KVCache {
         if let cache = caches[slot]?[granularity] { return cache }
         let cache = model.makeCache(granularity: granularity)
@@ -420,7 +419,7 @@ public final class PipelineRuntime: @unchecked Sendable {
     }
 }
 
-/// The slot numbers of the sequences in flight on a first stage: each `generate` call holds one.
+/// The slot numbers of the sequences in flight on a first stage: each `generate` call takes one.
 final class SlotPool: @unchecked Sendable {
     private var free: [Int]
     private let lock = NSLock()

@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Modeling
 import Pipeline
 
 /// Runs several benchmark runs as one MPI job: every item of every run is scheduled across all ranks
@@ -27,6 +28,8 @@ final class RunDriver {
     var retryFailed = false
     /// Pipeline parallelism: with 2 or more stages, the runs' engines must hold this rank's stage of the model.
     var pipeline = PipelineSettings()
+    /// The layers of each stage, set with `pipeline` when it has 2 or more stages.
+    var pipelinePartition: LayerPartition?
     var schedulerConfiguration = WorkScheduler.Configuration()
     /// The progress detail of the run that recorded the latest item; written and read on rank 0's result thread.
     private var latestDetail = ""
@@ -128,9 +131,8 @@ final class RunDriver {
         progress?.finish()
         if let runtime {
             let statistics = try runtime.gatherStatistics()
-            let ranges = runtime.topology.isPipelined
-                ? try PipelineSupport.partition(modelPath: modelPath, settings: pipeline, command: command) : []
-            let info = PipelineSupport.metadata(settings: pipeline, topology: topology, ranges: ranges, statistics: statistics)
+            let info = PipelineSupport.metadata(settings: pipeline, topology: topology, partition: pipelinePartition,
+                                                statistics: statistics)
             for open in opened { open.metadata.session.pipeline = info }
             if let statistics, context.isCoordinator { logActivations(statistics) }
         }
